@@ -1,0 +1,72 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// GitOps policy-and-delivery runtime: every stage a sandboxed WebAssembly plugin.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about)]
+pub struct Cli {
+    /// Where compiled plugins are cached [env: SLUICE_CACHE_DIR; default: ~/.cache/sluice/plugins]
+    #[arg(long, global = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); SLUICE_LOG takes a tracing filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the Releases in FILE or DIR and print their manifests as YAML
+    Build(Selection),
+    /// Render the Releases and run their policies; exit 1 on an enforced denial
+    Check {
+        #[command(flatten)]
+        selection: Selection,
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// List and inspect plugins
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+/// Which objects to read and which releases to run.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// A YAML file of Sluice objects, or a directory whose *.yaml files hold them
+    pub path: PathBuf,
+    /// Only this release (by name)
+    #[arg(long)]
+    pub release: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Built-in plugins, and Plugin objects declared in PATH
+    List {
+        /// Objects to read Plugin declarations from
+        path: Option<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Metadata, config schema, limits, imports and exports of one plugin
+    Inspect {
+        /// A built-in name, a Plugin object's name (with --from) or a .wasm file
+        plugin: String,
+        /// Objects to read Plugin declarations from
+        #[arg(long)]
+        from: Option<PathBuf>,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}

@@ -1,0 +1,134 @@
+//! What each command does.
+
+use crate::args::{Cli, Command, Format, PluginCommand, Selection};
+use crate::output;
+use anyhow::{Context, Result, bail};
+use sluice_pipeline::{Mode, Pipeline};
+use sluice_plugin_host::{HostConfig, Plugin, PluginHost};
+use sluice_types::{Loaded, Object, Objects};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(cache_dir(cli.cache_dir)),
+        ..HostConfig::default()
+    })?;
+    match cli.command {
+        Command::Build(selection) => build(host, &selection).await,
+        Command::Check { selection, output } => check(host, &selection, output).await,
+        Command::Plugin(PluginCommand::List { path, output }) => list(host, path.as_deref(), output).await,
+        Command::Plugin(PluginCommand::Inspect { plugin, from, output }) => {
+            inspect(host, &plugin, from.as_deref(), output).await
+        }
+    }
+}
+
+fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("SLUICE_CACHE_DIR").map(PathBuf::from))
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sluice/plugins")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sluice/plugins")))
+        .unwrap_or_else(|| std::env::temp_dir().join("sluice-plugins"))
+}
+
+fn load(path: &Path) -> Result<Objects> {
+    Ok(Objects::load(path)?)
+}
+
+fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a Loaded>> {
+    let releases: Vec<&Loaded> = objects
+        .releases()
+        .filter(|r| selection.release.as_deref().is_none_or(|n| r.name() == n))
+        .collect();
+    if releases.is_empty() {
+        match &selection.release {
+            Some(name) => bail!("no Release named '{name}' in {}", selection.path.display()),
+            None => bail!(
+                "no Release objects (apiVersion sluice.dev/v1alpha1, kind Release) in {}",
+                selection.path.display()
+            ),
+        }
+    }
+    Ok(releases)
+}
+
+async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
+    let objects = load(&selection.path)?;
+    let releases: Vec<Loaded> = selected(&objects, selection)?.into_iter().cloned().collect();
+    let pipeline = Pipeline::new(host, objects);
+    let mut documents = Vec::new();
+    for release in &releases {
+        let report = pipeline.run(release, Mode::Build).await?;
+        output::print_diagnostics(&report.release, &report.diagnostics);
+        documents.extend(report.manifests.into_iter().map(|m| m.object));
+    }
+    print!("{}", output::yaml_stream(&documents)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn check(host: PluginHost, selection: &Selection, format: Format) -> Result<ExitCode> {
+    let objects = load(&selection.path)?;
+    let releases: Vec<Loaded> = selected(&objects, selection)?.into_iter().cloned().collect();
+    let pipeline = Pipeline::new(host, objects);
+    let mut results = Vec::new();
+    for release in &releases {
+        results.push((release.name().to_owned(), pipeline.run(release, Mode::Check).await));
+    }
+    let failed = results.iter().any(|(_, r)| r.is_err());
+    let blocked = results.iter().any(|(_, r)| r.as_ref().is_ok_and(|r| r.blocked()));
+    match format {
+        Format::Json => println!("{}", output::check_json(&results)?),
+        Format::Table => print!("{}", output::check_table(&results)),
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else if blocked {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn list(host: PluginHost, path: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let objects = path.map(load).transpose()?.unwrap_or_default();
+    let mut rows = Vec::new();
+    for b in sluice_builtins::BUILTINS {
+        let p = host.load(b.name, b.wasm, None, None).await?;
+        rows.push((p, "built-in".to_owned()));
+    }
+    for obj in objects.plugins() {
+        let Object::Plugin(_, spec) = &obj.object else { continue };
+        let limits = host.default_limits().with_overrides(&spec.limits);
+        let file = obj.base_dir().join(&spec.file);
+        let p = host
+            .load_file(obj.name(), &file, spec.digest.as_deref(), Some(limits))
+            .await
+            .with_context(|| format!("{}:{}: Plugin '{}'", obj.file.display(), obj.line, obj.name()))?;
+        rows.push((p, file.display().to_string()));
+    }
+    match format {
+        Format::Json => println!("{}", output::plugins_json(&rows)?),
+        Format::Table => print!("{}", output::plugins_table(&rows)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn inspect(host: PluginHost, name: &str, from: Option<&Path>, format: Format) -> Result<ExitCode> {
+    let plugin: Plugin = if name.ends_with(".wasm") {
+        let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
+        host.load_file(stem, Path::new(name), None, None).await?
+    } else {
+        let objects = from.map(load).transpose()?.unwrap_or_default();
+        let pipeline = Pipeline::new(host, objects);
+        match pipeline.catalog().get(name, "default").await {
+            Ok(p) => p,
+            Err(sluice_pipeline::Lookup::Unknown(m)) => bail!(m),
+            Err(sluice_pipeline::Lookup::Load(e)) => return Err(e.into()),
+        }
+    };
+    match format {
+        Format::Json => println!("{}", output::inspect_json(&plugin)?),
+        Format::Table => print!("{}", output::inspect_text(&plugin)),
+    }
+    Ok(ExitCode::SUCCESS)
+}

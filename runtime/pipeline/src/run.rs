@@ -1,0 +1,275 @@
+//! One release, stage by stage.
+
+use crate::catalog::{Catalog, Lookup};
+use crate::error::{At, Error, Result};
+use crate::namespace;
+use sluice_plugin_host::{FetchOutcome, FetchRequest, Plugin, PluginHost, RenderRequest};
+use sluice_types::{
+    Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef,
+    ReleaseReport, SourceLocation,
+};
+use std::path::{Path, PathBuf};
+
+/// How far to take a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Source and render only (`sluice build`).
+    Build,
+    /// Also every policy (`sluice check`).
+    Check,
+}
+
+/// Runs releases declared in a set of objects.
+#[derive(Debug)]
+pub struct Pipeline {
+    catalog: Catalog,
+}
+
+/// A fetched artifact; the directory lives as long as this value.
+struct Artifact {
+    dir: tempfile::TempDir,
+    url: String,
+    revision: String,
+    /// For `file://` sources: the directory users know, so locations point at
+    /// their files rather than a temporary copy.
+    shown_root: Option<PathBuf>,
+}
+
+impl Pipeline {
+    pub fn new(host: PluginHost, objects: Objects) -> Pipeline {
+        Pipeline {
+            catalog: Catalog::new(host, objects),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Runs the release `release` (which must be a `Release` object).
+    pub async fn run(&self, release: &Loaded, mode: Mode) -> Result<ReleaseReport> {
+        let Object::Release(meta, spec) = &release.object else {
+            unreachable!("Pipeline::run is called with Release objects only")
+        };
+        let at = at(release);
+        let ns = release.namespace();
+
+        let source = self
+            .catalog
+            .objects()
+            .find("Source", spec.source_ref.namespace.as_deref().unwrap_or(ns), &spec.source_ref.name)
+            .ok_or_else(|| Error::Reference {
+                at: at.clone(),
+                field: "spec.sourceRef",
+                message: format!(
+                    "no Source named '{}' in namespace '{ns}'; declare one or fix the name",
+                    spec.source_ref.name
+                ),
+            })?;
+        let mut diagnostics = Vec::new();
+        let artifact = self.fetch(source, &mut diagnostics).await?;
+
+        let renderer = self.plugin(&at, "spec.renderer.plugin", &spec.renderer.plugin, ns, PluginKind::Renderer).await?;
+        let rendered = renderer
+            .render(
+                artifact.dir.path(),
+                RenderRequest {
+                    url: artifact.url.clone(),
+                    revision: artifact.revision.clone(),
+                    path: spec.path.clone(),
+                    config: spec.renderer.config.clone(),
+                },
+            )
+            .await
+            .map_err(|e| plugin_error(&at, "spec.renderer.config", e))?;
+        let mut manifests = rendered.manifests;
+        diagnostics.extend(rendered.diagnostics);
+        if let Some(target) = &spec.target_namespace {
+            namespace::apply(&mut manifests, target);
+        }
+
+        let mut policies = Vec::new();
+        if mode == Mode::Check {
+            for (field, policy) in self.policies(release)? {
+                let plugin = self.plugin(&at, "spec.policies.plugin", &policy.plugin, ns, PluginKind::Policy).await?;
+                let eval = plugin
+                    .evaluate(&artifact.url, &artifact.revision, &manifests, &policy.config)
+                    .await
+                    .map_err(|e| plugin_error(&at, &format!("{field}.config"), e))?;
+                if let Some(mutated) = eval.mutated {
+                    manifests = mutated;
+                }
+                let mut found = eval.diagnostics;
+                locate(&mut found, &manifests);
+                policies.push(PolicyOutcome {
+                    policy: policy.display_name().to_owned(),
+                    plugin: policy.plugin.clone(),
+                    failure_action: policy.failure_action,
+                    verdict: eval.verdict,
+                    diagnostics: found,
+                });
+            }
+        }
+
+        if let Some(root) = &artifact.shown_root {
+            let show = |l: &mut SourceLocation| l.file = root.join(&l.file).display().to_string();
+            manifests.iter_mut().filter_map(|m| m.origin.as_mut()).for_each(show);
+            diagnostics
+                .iter_mut()
+                .chain(policies.iter_mut().flat_map(|p| p.diagnostics.iter_mut()))
+                .filter_map(|d| d.location.as_mut())
+                .for_each(show);
+        }
+        Ok(ReleaseReport {
+            release: meta.name.clone(),
+            namespace: ns.to_owned(),
+            source_url: artifact.url,
+            revision: artifact.revision,
+            manifests,
+            diagnostics,
+            policies,
+        })
+    }
+
+    /// The release's own policies, then those of each policy set, with the
+    /// field path each came from.
+    fn policies<'a>(&'a self, release: &'a Loaded) -> Result<Vec<(String, &'a PolicyRef)>> {
+        let Object::Release(_, spec) = &release.object else { unreachable!() };
+        let mut out: Vec<(String, &PolicyRef)> = spec
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (format!("spec.policies[{i}]"), p))
+            .collect();
+        for set_ref in &spec.policy_set_refs {
+            let ns = set_ref.namespace.as_deref().unwrap_or(release.namespace());
+            let set = self
+                .catalog
+                .objects()
+                .find("PolicySet", ns, &set_ref.name)
+                .ok_or_else(|| Error::Reference {
+                    at: at(release),
+                    field: "spec.policySetRefs",
+                    message: format!("no PolicySet named '{}' in namespace '{ns}'", set_ref.name),
+                })?;
+            let Object::PolicySet(meta, set_spec) = &set.object else { unreachable!() };
+            out.extend(
+                set_spec
+                    .policies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (format!("PolicySet '{}' spec.policies[{i}]", meta.name), p)),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn fetch(&self, source: &Loaded, diagnostics: &mut Vec<Diagnostic>) -> Result<Artifact> {
+        let Object::Source(_, spec) = &source.object else { unreachable!() };
+        let at = at(source);
+        let (scheme, rest) = spec.url.split_once("://").unwrap_or(("file", spec.url.as_str()));
+        let (local_dir, default_plugin) = match scheme {
+            "file" => {
+                let dir = source.base_dir().join(rest);
+                if !dir.is_dir() {
+                    return Err(Error::Reference {
+                        at,
+                        field: "spec.url",
+                        message: format!("{} is not a directory; the path is relative to the file that declares the Source", dir.display()),
+                    });
+                }
+                (Some(dir), Some("local"))
+            }
+            _ => (None, None),
+        };
+        let name = spec.plugin.as_deref().or(default_plugin).ok_or_else(|| Error::Reference {
+            at: at.clone(),
+            field: "spec.plugin",
+            message: format!("no built-in source handles '{scheme}://' URLs yet; set spec.plugin to a source plugin that does"),
+        })?;
+        let plugin = self.plugin(&at, "spec.plugin", name, source.namespace(), PluginKind::Source).await?;
+        let dir = tempfile::Builder::new()
+            .prefix("sluice-artifact-")
+            .tempdir()
+            .map_err(|e| Error::Io { at: at.clone(), message: format!("cannot create a temporary directory: {e}") })?;
+        let fetched = plugin
+            .fetch(
+                local_dir.as_deref(),
+                dir.path(),
+                FetchRequest {
+                    url: spec.url.clone(),
+                    config: spec.config.clone(),
+                    last_revision: None,
+                },
+            )
+            .await
+            .map_err(|e| plugin_error(&at, "spec.config", e))?;
+        diagnostics.extend(fetched.diagnostics);
+        let FetchOutcome::Fetched(revision) = fetched.outcome else {
+            return Err(Error::Io {
+                at,
+                message: format!("source plugin '{name}' answered 'unchanged' to a first fetch; the plugin is broken"),
+            });
+        };
+        Ok(Artifact {
+            dir,
+            url: spec.url.clone(),
+            revision,
+            shown_root: local_dir.map(|d| tidy(&d)),
+        })
+    }
+
+    async fn plugin(&self, at: &At, field: &'static str, name: &str, ns: &str, kind: PluginKind) -> Result<Plugin> {
+        let plugin = self.catalog.get(name, ns).await.map_err(|e| match e {
+            Lookup::Unknown(message) => Error::Reference { at: at.clone(), field, message },
+            Lookup::Load(source) => Error::Plugin { at: at.clone(), field: field.into(), source },
+        })?;
+        if plugin.kind() != kind {
+            return Err(Error::Reference {
+                at: at.clone(),
+                field,
+                message: format!("plugin '{name}' is a {} plugin, but a {kind} plugin is needed here", plugin.kind()),
+            });
+        }
+        Ok(plugin)
+    }
+}
+
+/// Fills in the location of findings that name an object but no place.
+fn locate(diagnostics: &mut [Diagnostic], manifests: &[Manifest]) {
+    for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
+        if let Some(r) = &d.resource {
+            d.location = manifests
+                .iter()
+                .find(|m| &m.resource() == r)
+                .and_then(|m| m.origin.clone());
+        }
+    }
+}
+
+fn at(object: &Loaded) -> At {
+    At {
+        file: object.file.display().to_string(),
+        line: object.line,
+        object: format!("{} '{}'", object.object.kind(), object.name()),
+    }
+}
+
+fn plugin_error(at: &At, field: &str, source: sluice_plugin_host::Error) -> Error {
+    Error::Plugin { at: at.clone(), field: field.into(), source }
+}
+
+/// `a/./b/../c` → `a/c`, without touching the filesystem.
+fn tidy(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some_and(|n| n != "..") => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

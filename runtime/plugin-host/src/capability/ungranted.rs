@@ -1,0 +1,73 @@
+//! Capabilities that no plugin has been granted. Plugin objects cannot grant
+//! HTTP, Git, OCI, cosign, secrets, Kubernetes or metrics access yet, so the
+//! single answer is a denial that names the capability; each interface gets
+//! its own module when its grant arrives.
+
+use crate::bindings::host::sluice::plugin::{
+    capability_types::CapabilityError, cosign, git, http, kube, metrics, oci, secrets,
+};
+use crate::state::PluginState;
+
+impl PluginState {
+    fn denied<T>(&self, capability: &str) -> Result<T, CapabilityError> {
+        tracing::warn!(plugin = %self.plugin, capability, "denied a capability the plugin was not granted");
+        Err(CapabilityError::Denied(format!(
+            "capability '{capability}' is not granted to plugin '{}'",
+            self.plugin
+        )))
+    }
+}
+
+impl http::Host for PluginState {
+    async fn send(&mut self, _: http::Request) -> Result<http::Response, CapabilityError> {
+        self.denied("http")
+    }
+}
+
+impl git::Host for PluginState {
+    async fn list_refs(&mut self, _: String, _: Option<String>) -> Result<Vec<git::RemoteRef>, CapabilityError> {
+        self.denied("git")
+    }
+    async fn checkout(&mut self, _: String, _: String, _: Option<String>) -> Result<(), CapabilityError> {
+        self.denied("git")
+    }
+}
+
+impl oci::Host for PluginState {
+    async fn list_tags(&mut self, _: String, _: Option<String>) -> Result<Vec<String>, CapabilityError> {
+        self.denied("oci")
+    }
+    async fn get_manifest(&mut self, _: String, _: Option<String>) -> Result<oci::ManifestInfo, CapabilityError> {
+        self.denied("oci")
+    }
+    async fn extract_layer(&mut self, _: String, _: String, _: Option<String>) -> Result<(), CapabilityError> {
+        self.denied("oci")
+    }
+}
+
+impl cosign::Host for PluginState {
+    async fn verify(&mut self, _: String, _: Vec<cosign::Signer>) -> Result<cosign::Verified, CapabilityError> {
+        self.denied("cosign")
+    }
+}
+
+impl secrets::Host for PluginState {
+    async fn get(&mut self, _: String) -> Result<Vec<(String, Vec<u8>)>, CapabilityError> {
+        self.denied("secrets")
+    }
+}
+
+impl kube::Host for PluginState {
+    async fn get(&mut self, _: String, _: String, _: Option<String>, _: String) -> Result<Option<String>, CapabilityError> {
+        self.denied("kube")
+    }
+    async fn list(&mut self, _: String, _: String, _: Option<String>, _: Option<String>) -> Result<Vec<String>, CapabilityError> {
+        self.denied("kube")
+    }
+}
+
+impl metrics::Host for PluginState {
+    async fn query(&mut self, _: String, _: String) -> Result<Option<f64>, CapabilityError> {
+        self.denied("metrics")
+    }
+}

@@ -1,0 +1,21 @@
+//! Sluice's objects and the data that flows between stages.
+//!
+//! The same schema drives offline files (`sluice build`, `sluice check`) and,
+//! later, the in-cluster CRDs, so nothing here depends on wasmtime or kube.
+
+pub mod diagnostic;
+pub mod load;
+pub mod object;
+pub mod quantity;
+pub mod report;
+
+pub use diagnostic::{
+    Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Severity, SourceLocation,
+    Verdict,
+};
+pub use load::{LoadError, Loaded, Objects};
+pub use object::{
+    FailureAction, ObjectMeta, Object, PluginLimits, PluginRef, PluginSpec, PolicyRef,
+    PolicySetSpec, ReleaseSpec, SourceSpec, API_VERSION,
+};
+pub use report::{PolicyOutcome, ReleaseReport};

@@ -1,0 +1,198 @@
+//! The `sluice.dev/v1alpha1` objects: Source, Release, PolicySet, Plugin.
+//!
+//! Field names follow Flux where the meaning is the same (`sourceRef`, `path`,
+//! `targetNamespace`, `interval`, `prune`, `suspend`), and Kyverno for policy
+//! enforcement (`failureAction: Enforce|Audit`). Specs reject unknown fields so
+//! a typo is an error, not a silently ignored setting.
+
+use crate::quantity::{ByteSize, Duration};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The API group and version of every Sluice object.
+pub const API_VERSION: &str = "sluice.dev/v1alpha1";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// Where a release comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SourceSpec {
+    /// `file://DIR` (relative to the file that declares it), `https://…`,
+    /// `oci://…`, `s3://…`. Transports are limited to this URL.
+    pub url: String,
+    /// The source plugin; defaults from the URL scheme (`file` → `local`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// Plugin settings, checked against the plugin's config schema.
+    #[serde(default = "empty_config")]
+    pub config: serde_json::Value,
+    /// How often to look for a new revision (`1m`, `10m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// Reference to a Sluice object by name (same namespace unless given).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ObjectRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// A plugin and its settings, as used by a stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginRef {
+    /// Built-in plugin name or the name of a `Plugin` object.
+    pub plugin: String,
+    #[serde(default = "empty_config")]
+    pub config: serde_json::Value,
+}
+
+/// What a denial does: stop the release, or only report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureAction {
+    #[default]
+    Enforce,
+    Audit,
+}
+
+/// One policy in a release or a policy set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicyRef {
+    /// Shown in reports; defaults to the plugin name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub plugin: String,
+    #[serde(default = "empty_config")]
+    pub config: serde_json::Value,
+    #[serde(default)]
+    pub failure_action: FailureAction,
+}
+
+impl PolicyRef {
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.plugin)
+    }
+}
+
+/// What to render from which source, checked by which policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReleaseSpec {
+    pub source_ref: ObjectRef,
+    /// Directory inside the artifact; `./` by default.
+    #[serde(default = "default_path")]
+    pub path: String,
+    pub renderer: PluginRef,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyRef>,
+    /// Policy sets applied after `policies`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_set_refs: Vec<ObjectRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default)]
+    pub suspend: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ObjectRef>,
+}
+
+/// A named, reusable list of policies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySetSpec {
+    pub policies: Vec<PolicyRef>,
+}
+
+/// Per-call limits for a plugin; unset fields take the host's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Linear memory cap (`256Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<ByteSize>,
+    /// Wall-clock deadline per call (`5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Cap on the data a call returns (`16Mi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output: Option<ByteSize>,
+}
+
+/// Where a plugin comes from and what it may do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginSpec {
+    /// The stage it fills; checked against the component's exports.
+    pub kind: crate::PluginKind,
+    /// Path to a `.wasm` component, relative to the declaring file.
+    pub file: String,
+    /// Expected `sha256:<hex>` of the component; a mismatch refuses to load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    #[serde(default)]
+    pub limits: PluginLimits,
+}
+
+/// Any Sluice object, by `kind`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Source(ObjectMeta, SourceSpec),
+    Release(ObjectMeta, ReleaseSpec),
+    PolicySet(ObjectMeta, PolicySetSpec),
+    Plugin(ObjectMeta, PluginSpec),
+}
+
+impl Object {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Source(..) => "Source",
+            Object::Release(..) => "Release",
+            Object::PolicySet(..) => "PolicySet",
+            Object::Plugin(..) => "Plugin",
+        }
+    }
+
+    pub fn meta(&self) -> &ObjectMeta {
+        match self {
+            Object::Source(m, _)
+            | Object::Release(m, _)
+            | Object::PolicySet(m, _)
+            | Object::Plugin(m, _) => m,
+        }
+    }
+}
+
+fn empty_config() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+fn default_path() -> String {
+    "./".to_owned()
+}

@@ -1,0 +1,74 @@
+//! Shared support for the end-to-end tests and benchmarks: the test guest,
+//! a plugin host with a private cache, and manifest builders.
+
+use serde_json::{Value, json};
+use sluice_plugin_host::{HostConfig, Limits, PluginHost};
+use sluice_types::Manifest;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The `testbed` policy component (tests/plugins/policy-testbed).
+pub fn testbed_wasm() -> Vec<u8> {
+    std::fs::read(env!("SLUICE_TESTBED_WASM")).expect("the testbed component was built by build.rs")
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A host whose compile cache lives in `cache`, with short test limits.
+pub fn host(cache: &Path) -> PluginHost {
+    PluginHost::new(HostConfig {
+        cache_dir: Some(cache.to_path_buf()),
+        limits: Limits {
+            memory: 64 << 20,
+            timeout: Duration::from_secs(2),
+            max_output: 8 << 20,
+            max_log_lines: 100,
+        },
+        ..HostConfig::default()
+    })
+    .expect("plugin host")
+}
+
+/// A Deployment with one container, as a rendered manifest.
+pub fn deployment(name: &str, image: &str) -> Manifest {
+    Manifest {
+        object: json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default", "labels": {"app.kubernetes.io/name": name}},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": name, "image": image}]}
+                }
+            }
+        }),
+        origin: None,
+    }
+}
+
+/// About `bytes` of manifests: ConfigMaps of 4 KiB of data each.
+pub fn manifests_of_size(bytes: usize) -> Vec<Manifest> {
+    let chunk = "x".repeat(4000);
+    (0..bytes.div_ceil(4096))
+        .map(|i| Manifest {
+            object: json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": format!("cm-{i}"), "namespace": "default"},
+                "data": {"payload": chunk},
+            }),
+            origin: None,
+        })
+        .collect()
+}
+
+/// `{"mode": mode}` for the testbed.
+pub fn mode(mode: &str) -> Value {
+    json!({ "mode": mode })
+}
