@@ -1,1 +1,7 @@
+//! End-to-end tests of the plugin host and the pipeline, with real
+//! components built from this repository. One binary, several modules.
 
+mod hostile;
+mod loading;
+mod pipeline;
+mod python;

@@ -72,3 +72,14 @@ pub fn manifests_of_size(bytes: usize) -> Vec<Manifest> {
 pub fn mode(mode: &str) -> Value {
     json!({ "mode": mode })
 }
+
+/// A temporary directory holding `files` (path, content).
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (path, content) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+    dir
+}

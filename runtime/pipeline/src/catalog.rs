@@ -56,7 +56,8 @@ impl Catalog {
                 .await
                 .map_err(Lookup::Load)?
         } else {
-            let builtins: Vec<&str> = sluice_builtins::BUILTINS.iter().map(|b| b.name).collect();
+            let mut builtins: Vec<&str> = sluice_builtins::BUILTINS.iter().map(|b| b.name).collect();
+            builtins.sort_unstable();
             return Err(Lookup::Unknown(format!(
                 "plugin '{name}' is neither built in ({}) nor declared as a Plugin object in namespace '{namespace}'",
                 builtins.join(", ")

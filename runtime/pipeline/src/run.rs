@@ -8,6 +8,7 @@ use sluice_types::{
     Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef,
     ReleaseReport, SourceLocation,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// How far to take a release.
@@ -68,6 +69,7 @@ impl Pipeline {
             })?;
         let mut diagnostics = Vec::new();
         let artifact = self.fetch(source, &mut diagnostics).await?;
+        let root = artifact.shown_root.as_deref();
 
         let renderer = self.plugin(&at, "spec.renderer.plugin", &spec.renderer.plugin, ns, PluginKind::Renderer).await?;
         let rendered = renderer
@@ -81,7 +83,7 @@ impl Pipeline {
                 },
             )
             .await
-            .map_err(|e| plugin_error(&at, "spec.renderer.config", e))?;
+            .map_err(|e| plugin_error(&at, "spec.renderer.config", shown(e, root)))?;
         let mut manifests = rendered.manifests;
         diagnostics.extend(rendered.diagnostics);
         if let Some(target) = &spec.target_namespace {
@@ -95,7 +97,7 @@ impl Pipeline {
                 let eval = plugin
                     .evaluate(&artifact.url, &artifact.revision, &manifests, &policy.config)
                     .await
-                    .map_err(|e| plugin_error(&at, &format!("{field}.config"), e))?;
+                    .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
                 if let Some(mutated) = eval.mutated {
                     manifests = mutated;
                 }
@@ -111,8 +113,12 @@ impl Pipeline {
             }
         }
 
-        if let Some(root) = &artifact.shown_root {
-            let show = |l: &mut SourceLocation| l.file = root.join(&l.file).display().to_string();
+        let mut texts = Texts::new(artifact.dir.path());
+        for d in policies.iter_mut().flat_map(|p| p.diagnostics.iter_mut()) {
+            texts.refine(d);
+        }
+        if let Some(root) = root {
+            let show = |l: &mut SourceLocation| show_at(l, root);
             manifests.iter_mut().filter_map(|m| m.origin.as_mut()).for_each(show);
             diagnostics
                 .iter_mut()
@@ -247,12 +253,61 @@ fn locate(diagnostics: &mut [Diagnostic], manifests: &[Manifest]) {
     }
 }
 
+/// Artifact files read to find the line of a field, read at most once each.
+struct Texts<'a> {
+    root: &'a Path,
+    read: HashMap<String, Option<String>>,
+}
+
+impl<'a> Texts<'a> {
+    fn new(root: &'a Path) -> Self {
+        Texts { root, read: HashMap::new() }
+    }
+
+    /// Moves a finding from its object's first line to its field's line.
+    fn refine(&mut self, d: &mut Diagnostic) {
+        let (Some(path), Some(loc)) = (&d.field_path, &mut d.location) else { return };
+        if loc.line == 0 {
+            return;
+        }
+        let root = self.root;
+        let text = self.read.entry(loc.file.clone()).or_insert_with(|| {
+            // Plugins name the file; never read outside the artifact.
+            let file = root.join(&loc.file).canonicalize().ok()?;
+            let root = root.canonicalize().ok()?;
+            file.starts_with(&root).then(|| std::fs::read_to_string(file).ok()).flatten()
+        });
+        if let Some((line, column)) = text
+            .as_deref()
+            .and_then(|t| sluice_types::locate::field_position(t, loc.line, path))
+        {
+            loc.line = line;
+            loc.column = column;
+        }
+    }
+}
+
 fn at(object: &Loaded) -> At {
     At {
         file: object.file.display().to_string(),
         line: object.line,
         object: format!("{} '{}'", object.object.kind(), object.name()),
     }
+}
+
+/// Artifact paths as the user knows them (`file://` sources only).
+fn show_at(location: &mut SourceLocation, root: &Path) {
+    location.file = root.join(&location.file).display().to_string();
+}
+
+/// A plugin's own failure report, with its locations shown as the user knows them.
+fn shown(mut e: sluice_plugin_host::Error, root: Option<&Path>) -> sluice_plugin_host::Error {
+    if let (sluice_plugin_host::Error::Failed { diagnostics, .. }, Some(root)) = (&mut e, root) {
+        for l in diagnostics.iter_mut().filter_map(|d| d.location.as_mut()) {
+            show_at(l, root);
+        }
+    }
+    e
 }
 
 fn plugin_error(at: &At, field: &str, source: sluice_plugin_host::Error) -> Error {

@@ -275,8 +275,14 @@ impl Plugin {
         };
         let raw = tokio::time::timeout(self.timeout(), fut).await;
         let out = self.finish("fetch", &store, raw)?;
+        self.check_size(
+            "fetch",
+            match &out {
+                Ok(r) => convert::diagnostics_size(&r.diagnostics),
+                Err(d) => convert::diagnostics_size(d),
+            },
+        )?;
         let out = out.map_err(|d| self.failed("fetch", d))?;
-        self.check_size("fetch", convert::diagnostics_size(&out.diagnostics))?;
         Ok(FetchResult {
             outcome: match out.outcome {
                 source::FetchOutcome::Unchanged => FetchOutcome::Unchanged,
@@ -311,11 +317,14 @@ impl Plugin {
         };
         let raw = tokio::time::timeout(self.timeout(), fut).await;
         let out = self.finish("render", &store, raw)?;
-        let out = out.map_err(|d| self.failed("render", d))?;
         self.check_size(
             "render",
-            convert::manifests_size(&out.manifests) + convert::diagnostics_size(&out.diagnostics),
+            match &out {
+                Ok(r) => convert::manifests_size(&r.manifests) + convert::diagnostics_size(&r.diagnostics),
+                Err(d) => convert::diagnostics_size(d),
+            },
         )?;
+        let out = out.map_err(|d| self.failed("render", d))?;
         let manifests = self.manifests("render", out.manifests)?;
         Ok(RenderResult {
             manifests,
@@ -350,12 +359,17 @@ impl Plugin {
         };
         let raw = tokio::time::timeout(self.timeout(), fut).await;
         let out = self.finish("evaluate", &store, raw)?;
-        let out = out.map_err(|d| self.failed("evaluate", d))?;
         self.check_size(
             "evaluate",
-            out.mutated.as_deref().map_or(0, convert::manifests_size)
-                + convert::diagnostics_size(&out.diagnostics),
+            match &out {
+                Ok(r) => {
+                    r.mutated.as_deref().map_or(0, convert::manifests_size)
+                        + convert::diagnostics_size(&r.diagnostics)
+                }
+                Err(d) => convert::diagnostics_size(d),
+            },
         )?;
+        let out = out.map_err(|d| self.failed("evaluate", d))?;
         let mutated = match out.mutated {
             Some(ms) => Some(self.manifests("evaluate", ms)?),
             None => None,

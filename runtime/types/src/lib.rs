@@ -5,6 +5,7 @@
 
 pub mod diagnostic;
 pub mod load;
+pub mod locate;
 pub mod object;
 pub mod quantity;
 pub mod report;

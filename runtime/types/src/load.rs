@@ -113,12 +113,21 @@ impl Objects {
                 )));
             }
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
-            let meta: ObjectMeta = field(&doc, "metadata").map_err(|m| at(format!("{kind}: {m}")))?;
+            // Points at the bad field's own line when it can be found.
+            let at_field = |(path, m): (String, String), what: &str| {
+                let line = crate::locate::field_position(text, line, &path).map_or(line, |(l, _)| l);
+                LoadError {
+                    file: file.to_path_buf(),
+                    line,
+                    message: format!("{what}: {path}: {m}"),
+                }
+            };
+            let meta: ObjectMeta = field(&doc, "metadata").map_err(|e| at_field(e, kind))?;
             if meta.name.is_empty() {
                 return Err(at(format!("{kind}: metadata.name must not be empty")));
             }
             let what = format!("{kind} '{}'", meta.name);
-            let spec_err = |m: String| at(format!("{what}: {m}"));
+            let spec_err = |e| at_field(e, &what);
             let object = match kind {
                 "Source" => Object::Source(meta, field::<SourceSpec>(&doc, "spec").map_err(spec_err)?),
                 "Release" => Object::Release(meta, field::<ReleaseSpec>(&doc, "spec").map_err(spec_err)?),
@@ -192,15 +201,13 @@ pub fn parse_documents(text: &str) -> Result<Vec<(u32, Value)>, String> {
         .collect())
 }
 
-fn field<T: DeserializeOwned>(doc: &Value, name: &str) -> Result<T, String> {
+/// Deserialises `doc[name]`; the error is the field path and the message.
+fn field<T: DeserializeOwned>(doc: &Value, name: &str) -> Result<T, (String, String)> {
     let value = doc.get(name).cloned().unwrap_or(Value::Null);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        if path == "." {
-            format!("{name}: {}", e.inner())
-        } else {
-            format!("{name}.{path}: {}", e.inner())
-        }
+        let path = if path == "." { name.to_owned() } else { format!("{name}.{path}") };
+        (path, e.into_inner().to_string())
     })
 }
 
@@ -246,7 +253,7 @@ spec:
         o.parse_into(Path::new("x.yaml"), RELEASE).unwrap();
         assert_eq!(o.items.len(), 1);
         let r = &o.items[0];
-        assert_eq!(r.line, 7);
+        assert_eq!(r.line, 6);
         let Object::Release(_, spec) = &r.object else { panic!() };
         assert_eq!(spec.policies[0].failure_action, crate::FailureAction::Audit);
         assert_eq!(spec.path, "./");
@@ -257,7 +264,7 @@ spec:
         let mut o = Objects::default();
         let bad = RELEASE.replace("failureAction: Audit", "failureAction: Audti");
         let e = o.parse_into(Path::new("x.yaml"), &bad).unwrap_err();
-        assert_eq!(e.line, 7);
+        assert_eq!(e.line, 15, "points at the failureAction line");
         assert!(
             e.message.starts_with("Release 'web': spec.policies[0].failureAction: unknown variant"),
             "{}",

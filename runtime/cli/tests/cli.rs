@@ -1,0 +1,132 @@
+//! The `sluice` command as users run it: the quickstart, a denied release,
+//! broken input, and plugin inspection.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `sluice ARGS` from the repository root with a private plugin cache.
+fn sluice(args: &[&str]) -> Output {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache");
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .current_dir(repo())
+        .env("SLUICE_CACHE_DIR", cache)
+        .env_remove("SLUICE_LOG")
+        .output()
+        .expect("run sluice")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn build_prints_the_quickstart_manifests() {
+    let out = sluice(&["build", "examples/quickstart"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.matches("---\n").count(), 4, "{stdout}");
+    assert!(stdout.contains("kind: Deployment\nmetadata:\n  name: podinfo"), "{stdout}");
+    assert!(stdout.contains("  namespace: podinfo\n"), "targetNamespace applied: {stdout}");
+    assert!(stdout.contains("PODINFO_UI_MESSAGE: \"yes\""), "YAML 1.2 strings stay strings: {stdout}");
+    assert!(stderr.contains("app/README.md: not a YAML or JSON file; skipped"), "{stderr}");
+}
+
+#[test]
+fn check_passes_the_quickstart() {
+    let out = sluice(&["check", "examples/quickstart"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("podinfo  guardrails  Enforce  allow"), "{stdout}");
+}
+
+#[test]
+fn check_denies_the_bad_example_with_located_findings() {
+    let out = sluice(&["check", "examples/quickstart-denied"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "an enforced denial exits 1: {stdout}");
+    assert!(stdout.contains("deny     4 finding(s); release blocked"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "examples/quickstart-denied/app/deployment.yaml:17:11: Deployment/podinfo/podinfo: \
+             spec.template.spec.containers[0].image: container 'podinfod' uses image \
+             'ghcr.io/stefanprodan/podinfo:latest', which floats with :latest"
+        ),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_json_is_machine_readable() {
+    let out = sluice(&["check", "examples/quickstart-denied", "-o", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let release = &v[0];
+    assert_eq!(release["release"], "podinfo");
+    assert_eq!(release["blocked"], true);
+    assert!(release["revision"].as_str().unwrap().starts_with("sha256:"));
+    let finding = &release["policies"][0]["diagnostics"][1];
+    assert_eq!(finding["code"], "latest-tag");
+    assert_eq!(finding["location"]["line"], 17);
+    assert_eq!(finding["resource"]["kind"], "Deployment");
+}
+
+#[test]
+fn audit_reports_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = std::fs::read_to_string(repo().join("examples/quickstart-denied/sluice.yaml"))
+        .unwrap()
+        .replace("failureAction: Enforce", "failureAction: Audit")
+        .replace("file://./app", &format!("file://{}", repo().join("examples/quickstart-denied/app").display()));
+    std::fs::write(dir.path().join("sluice.yaml"), objects).unwrap();
+    let out = sluice(&["check", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("Audit   deny     4 finding(s); audit only"), "{stdout}");
+}
+
+#[test]
+fn broken_objects_are_located_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("release.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata:\n  name: web\nspec:\n  sourceRef: {name: app}\n  renderer:\n    plugin: plain\n  prune: maybe\n",
+    )
+    .unwrap();
+    let out = sluice(&["check", file.to_str().unwrap()]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("release.yaml:9: Release 'web': spec.prune: invalid type: string \"maybe\", expected a boolean"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plugin_list_and_inspect() {
+    let out = sluice(&["plugin", "list"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (name, kind) in [("guardrails", "policy"), ("plain", "renderer"), ("local", "source")] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(name) && l.contains(kind) && l.contains("built-in")),
+            "{name}: {stdout}"
+        );
+    }
+
+    let out = sluice(&["plugin", "inspect", "guardrails", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["metadata"]["kind"], "policy");
+    assert_eq!(v["configSchema"]["properties"]["requiredLabels"]["type"], "array");
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["exports"].as_array().unwrap().iter().any(|e| e == "evaluate"));
+
+    let out = sluice(&["plugin", "inspect", "helm"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("plugin 'helm' is neither built in (guardrails, local, plain)"));
+}
