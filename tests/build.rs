@@ -10,5 +10,8 @@ fn main() {
         .iter()
         .find(|g| g.crate_name == "sluice_policy_testbed")
         .expect("tests/plugins builds sluice_policy_testbed");
-    println!("cargo:rustc-env=SLUICE_TESTBED_WASM={}", testbed.wasm.display());
+    println!(
+        "cargo:rustc-env=SLUICE_TESTBED_WASM={}",
+        testbed.wasm.display()
+    );
 }

@@ -11,7 +11,10 @@ fn main() {
     for g in guests {
         // sluice_<kind>_<name> → <name>
         let rest = g.crate_name.trim_start_matches("sluice_");
-        let name = rest.split_once('_').map_or(rest, |(_, n)| n).replace('_', "-");
+        let name = rest
+            .split_once('_')
+            .map_or(rest, |(_, n)| n)
+            .replace('_', "-");
         writeln!(
             code,
             "    Builtin {{ name: {name:?}, wasm: include_bytes!({:?}) }},",

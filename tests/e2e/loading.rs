@@ -9,28 +9,59 @@ use sluice_tests::{host, testbed_wasm};
 async fn compiled_components_are_cached_on_disk_and_reused() {
     let cache = tempfile::tempdir().unwrap();
     let wasm = testbed_wasm();
-    let first = host(cache.path()).load("testbed", &wasm, None, None).await.unwrap();
-    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let first = host(cache.path())
+        .load("testbed", &wasm, None, None)
+        .await
+        .unwrap();
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(entries.len(), 1, "one compiled component: {entries:?}");
-    let name = entries[0].file_name().unwrap().to_string_lossy().into_owned();
-    assert!(name.starts_with(first.digest().trim_start_matches("sha256:")), "{name}");
+    let name = entries[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with(first.digest().trim_start_matches("sha256:")),
+        "{name}"
+    );
     assert!(name.ends_with(".cwasm"));
 
     // A new host (a new process, as far as the cache knows) reads it back.
     let modified = std::fs::metadata(&entries[0]).unwrap().modified().unwrap();
-    let second = host(cache.path()).load("testbed", &wasm, None, None).await.unwrap();
+    let second = host(cache.path())
+        .load("testbed", &wasm, None, None)
+        .await
+        .unwrap();
     assert_eq!(second.metadata(), first.metadata());
-    assert_eq!(std::fs::metadata(&entries[0]).unwrap().modified().unwrap(), modified, "not recompiled");
+    assert_eq!(
+        std::fs::metadata(&entries[0]).unwrap().modified().unwrap(),
+        modified,
+        "not recompiled"
+    );
 }
 
 #[tokio::test]
 async fn a_corrupt_cache_entry_is_recompiled() {
     let cache = tempfile::tempdir().unwrap();
     let wasm = testbed_wasm();
-    host(cache.path()).load("testbed", &wasm, None, None).await.unwrap();
-    let entry = std::fs::read_dir(cache.path()).unwrap().next().unwrap().unwrap().path();
+    host(cache.path())
+        .load("testbed", &wasm, None, None)
+        .await
+        .unwrap();
+    let entry = std::fs::read_dir(cache.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&entry, b"not a compiled component").unwrap();
-    let plugin = host(cache.path()).load("testbed", &wasm, None, None).await.unwrap();
+    let plugin = host(cache.path())
+        .load("testbed", &wasm, None, None)
+        .await
+        .unwrap();
     assert_eq!(plugin.metadata().name, "testbed");
 }
 
@@ -42,15 +73,25 @@ async fn pinned_digest_must_match() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Digest { .. }), "{err}");
-    assert!(err.to_string().contains("but sha256:0000 was pinned"), "{err}");
+    assert!(
+        err.to_string().contains("but sha256:0000 was pinned"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn not_a_component_is_a_clear_error() {
     let cache = tempfile::tempdir().unwrap();
-    let err = host(cache.path()).load("junk", b"\0asm\x01\0\0\0", None, None).await.unwrap_err();
+    let err = host(cache.path())
+        .load("junk", b"\0asm\x01\0\0\0", None, None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Compile { .. }), "{err}");
-    assert!(err.to_string().starts_with("plugin 'junk': not a valid WebAssembly component"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("plugin 'junk': not a valid WebAssembly component"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -58,12 +99,19 @@ async fn config_errors_name_the_field() {
     let cache = tempfile::tempdir().unwrap();
     let h = host(cache.path());
     let guardrails = sluice_builtins::get("guardrails").unwrap();
-    let plugin = h.load("guardrails", guardrails.wasm, None, None).await.unwrap();
-    plugin.validate_config(&json!({"requiredLabels": ["team"]})).unwrap();
+    let plugin = h
+        .load("guardrails", guardrails.wasm, None, None)
+        .await
+        .unwrap();
+    plugin
+        .validate_config(&json!({"requiredLabels": ["team"]}))
+        .unwrap();
     let err = plugin
         .validate_config(&json!({"requiredLabels": ["team", 7], "disallowLatestTag": "yes"}))
         .unwrap_err();
-    let Error::InvalidConfig { errors, .. } = &err else { panic!("{err}") };
+    let Error::InvalidConfig { errors, .. } = &err else {
+        panic!("{err}")
+    };
     let paths: Vec<&str> = errors.iter().map(|e| e.path.as_str()).collect();
     assert_eq!(paths, ["requiredLabels[1]", "disallowLatestTag"], "{err}");
     // Values are masked: configs may hold things that should not be echoed.
@@ -77,13 +125,21 @@ async fn every_builtin_describes_itself() {
     let mut kinds = Vec::new();
     for b in sluice_builtins::BUILTINS {
         let p = h.load(b.name, b.wasm, None, None).await.unwrap();
-        assert_eq!(p.metadata().name, b.name, "the embedded name matches the plugin's own");
+        assert_eq!(
+            p.metadata().name,
+            b.name,
+            "the embedded name matches the plugin's own"
+        );
         serde_json::from_str::<serde_json::Value>(p.config_schema()).unwrap();
         kinds.push((b.name, p.kind().to_string()));
     }
     kinds.sort();
     assert_eq!(
         kinds,
-        [("guardrails", "policy".into()), ("local", "source".into()), ("plain", "renderer".into())]
+        [
+            ("guardrails", "policy".into()),
+            ("local", "source".into()),
+            ("plain", "renderer".into())
+        ]
     );
 }

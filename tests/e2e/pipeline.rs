@@ -58,18 +58,27 @@ fn objects(dir: &std::path::Path, text: &str) -> Objects {
     o
 }
 
-async fn run(dir: &std::path::Path, text: &str, mode: Mode) -> Result<sluice_types::ReleaseReport, sluice_pipeline::Error> {
+async fn run(
+    dir: &std::path::Path,
+    text: &str,
+    mode: Mode,
+) -> Result<sluice_types::ReleaseReport, sluice_pipeline::Error> {
     let cache = tempfile::tempdir().unwrap();
     let objects = objects(dir, text);
     let release = objects.releases().next().unwrap().clone();
-    Pipeline::new(host(cache.path()), objects).run(&release, mode).await
+    Pipeline::new(host(cache.path()), objects)
+        .run(&release, mode)
+        .await
 }
 
 #[tokio::test]
 async fn renders_checks_and_locates_findings() {
     let dir = tree(&[
         ("app/deploy/b-web.yaml", DEPLOY),
-        ("app/deploy/a-config.yaml", "---\n# empty first document\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {team: web}\n"),
+        (
+            "app/deploy/a-config.yaml",
+            "---\n# empty first document\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels: {team: web}\n",
+        ),
         ("app/deploy/c-list.json", LIST),
         ("app/deploy/notes.txt", "not yaml"),
         ("app/deploy/README.md", "ignored by the source"),
@@ -77,31 +86,75 @@ async fn renders_checks_and_locates_findings() {
         ("app/deploy/values.yaml", "replicas: 3\n"),
     ]);
     let report = run(dir.path(), OBJECTS, Mode::Check).await.unwrap();
-    let names: Vec<String> = report.manifests.iter().map(|m| m.resource().to_string()).collect();
-    assert_eq!(names, ["ConfigMap/settings", "Deployment/web", "ConfigMap/one", "ConfigMap/two"]);
-    assert!(report.revision.starts_with("sha256:") && report.revision.len() == 71, "{}", report.revision);
+    let names: Vec<String> = report
+        .manifests
+        .iter()
+        .map(|m| m.resource().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ConfigMap/settings",
+            "Deployment/web",
+            "ConfigMap/one",
+            "ConfigMap/two"
+        ]
+    );
+    assert!(
+        report.revision.starts_with("sha256:") && report.revision.len() == 71,
+        "{}",
+        report.revision
+    );
 
     // Skipped files are reported, with where they are.
     let skipped: Vec<String> = report.diagnostics.iter().map(|d| d.to_string()).collect();
-    assert!(skipped.iter().any(|d| d.ends_with("app/deploy/notes.txt: not a YAML or JSON file; skipped")), "{skipped:?}");
-    assert!(skipped.iter().any(|d| d.contains("app/deploy/values.yaml:1: document has no apiVersion or kind")), "{skipped:?}");
-    assert!(!skipped.iter().any(|d| d.contains("README.md") || d.contains("drafts")), "ignored by the source: {skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .any(|d| d.ends_with("app/deploy/notes.txt: not a YAML or JSON file; skipped")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .iter()
+            .any(|d| d.contains("app/deploy/values.yaml:1: document has no apiVersion or kind")),
+        "{skipped:?}"
+    );
+    assert!(
+        !skipped
+            .iter()
+            .any(|d| d.contains("README.md") || d.contains("drafts")),
+        "ignored by the source: {skipped:?}"
+    );
 
     // The release's own guardrails (Enforce) deny the floating image, at its line.
     let own = &report.policies[0];
-    assert_eq!((own.policy.as_str(), own.verdict), ("guardrails", Verdict::Deny));
+    assert_eq!(
+        (own.policy.as_str(), own.verdict),
+        ("guardrails", Verdict::Deny)
+    );
     assert!(own.blocks());
     let d = &own.diagnostics[0];
     assert_eq!(d.code.as_deref(), Some("latest-tag"));
-    assert_eq!(d.field_path.as_deref(), Some("spec.template.spec.containers[0].image"));
+    assert_eq!(
+        d.field_path.as_deref(),
+        Some("spec.template.spec.containers[0].image")
+    );
     let loc = d.location.as_ref().unwrap();
     assert!(loc.file.ends_with("app/deploy/b-web.yaml"), "{}", loc.file);
     assert_eq!((loc.line, loc.column), (10, 11));
 
     // The policy set's copy runs in Audit: it denies, but does not block.
     let audit = &report.policies[1];
-    assert_eq!((audit.policy.as_str(), audit.verdict, audit.blocks()), ("labels", Verdict::Deny, false));
-    assert_eq!(audit.diagnostics.len(), 3, "ConfigMaps one and two and the Deployment lack `team`");
+    assert_eq!(
+        (audit.policy.as_str(), audit.verdict, audit.blocks()),
+        ("labels", Verdict::Deny, false)
+    );
+    assert_eq!(
+        audit.diagnostics.len(),
+        3,
+        "ConfigMaps one and two and the Deployment lack `team`"
+    );
     assert!(report.blocked());
 }
 
@@ -112,35 +165,66 @@ async fn build_mode_runs_no_policies_and_revisions_follow_content() {
     assert!(first.policies.is_empty());
     let again = run(dir.path(), OBJECTS, Mode::Build).await.unwrap();
     assert_eq!(first.revision, again.revision, "same tree, same revision");
-    std::fs::write(dir.path().join("app/deploy/web.yaml"), DEPLOY.replace("nginx", "nginx:1.27")).unwrap();
+    std::fs::write(
+        dir.path().join("app/deploy/web.yaml"),
+        DEPLOY.replace("nginx", "nginx:1.27"),
+    )
+    .unwrap();
     let changed = run(dir.path(), OBJECTS, Mode::Build).await.unwrap();
     assert_ne!(first.revision, changed.revision);
 }
 
 #[tokio::test]
 async fn invalid_yaml_fails_the_render_with_file_and_line() {
-    let dir = tree(&[("app/deploy/web.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n")]);
-    let err = run(dir.path(), OBJECTS, Mode::Build).await.unwrap_err().to_string();
-    assert!(err.contains("sluice.yaml:19: Release 'web': spec.renderer.config: plugin 'plain' failed in 'render'"), "{err}");
-    assert!(err.contains("app/deploy/web.yaml:"), "names the file: {err}");
+    let dir = tree(&[(
+        "app/deploy/web.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [unclosed\n",
+    )]);
+    let err = run(dir.path(), OBJECTS, Mode::Build)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "sluice.yaml:19: Release 'web': spec.renderer.config: plugin 'plain' failed in 'render'"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("app/deploy/web.yaml:"),
+        "names the file: {err}"
+    );
     assert!(err.contains("invalid YAML"), "{err}");
 }
 
 #[tokio::test]
 async fn a_path_outside_the_artifact_is_refused() {
     let dir = tree(&[("app/deploy/web.yaml", DEPLOY)]);
-    let err = run(dir.path(), &OBJECTS.replace("path: ./deploy", "path: ../../etc"), Mode::Build)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("spec.path: path '../../etc' leaves the artifact"), "{err}");
+    let err = run(
+        dir.path(),
+        &OBJECTS.replace("path: ./deploy", "path: ../../etc"),
+        Mode::Build,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("spec.path: path '../../etc' leaves the artifact"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn renderer_config_errors_name_the_release_field() {
     let dir = tree(&[("app/deploy/web.yaml", DEPLOY)]);
-    let text = OBJECTS.replace("renderer: {plugin: plain}", "renderer: {plugin: plain, config: {recursive: 1}}");
-    let err = run(dir.path(), &text, Mode::Build).await.unwrap_err().to_string();
+    let text = OBJECTS.replace(
+        "renderer: {plugin: plain}",
+        "renderer: {plugin: plain, config: {recursive: 1}}",
+    );
+    let err = run(dir.path(), &text, Mode::Build)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("Release 'web': spec.renderer.config: plugin 'plain' rejects its config: spec.renderer.config.recursive:"),
         "{err}"
@@ -150,32 +234,61 @@ async fn renderer_config_errors_name_the_release_field() {
 #[tokio::test]
 async fn plugins_of_the_wrong_kind_and_unknown_plugins_are_named() {
     let dir = tree(&[("app/deploy/web.yaml", DEPLOY)]);
-    let wrong = OBJECTS.replace("renderer: {plugin: plain}", "renderer: {plugin: guardrails}");
-    let err = run(dir.path(), &wrong, Mode::Build).await.unwrap_err().to_string();
+    let wrong = OBJECTS.replace(
+        "renderer: {plugin: plain}",
+        "renderer: {plugin: guardrails}",
+    );
+    let err = run(dir.path(), &wrong, Mode::Build)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.ends_with("spec.renderer.plugin: plugin 'guardrails' is a policy plugin, but a renderer plugin is needed here"), "{err}");
 
     let unknown = OBJECTS.replace("renderer: {plugin: plain}", "renderer: {plugin: helm}");
-    let err = run(dir.path(), &unknown, Mode::Build).await.unwrap_err().to_string();
+    let err = run(dir.path(), &unknown, Mode::Build)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("plugin 'helm' is neither built in (guardrails, local, plain) nor declared as a Plugin object"), "{err}");
 }
 
 #[tokio::test]
 async fn missing_source_directory_says_how_paths_resolve() {
     let dir = tree(&[]);
-    let err = run(dir.path(), OBJECTS, Mode::Build).await.unwrap_err().to_string();
+    let err = run(dir.path(), OBJECTS, Mode::Build)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Source 'app': spec.url:"), "{err}");
-    assert!(err.contains("is not a directory; the path is relative to the file that declares the Source"), "{err}");
+    assert!(
+        err.contains(
+            "is not a directory; the path is relative to the file that declares the Source"
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn target_namespace_is_applied_to_namespaced_objects() {
     let dir = tree(&[
         ("app/deploy/web.yaml", DEPLOY),
-        ("app/deploy/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n"),
+        (
+            "app/deploy/ns.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n",
+        ),
     ]);
     let text = OBJECTS.replace("path: ./deploy", "path: ./deploy\n  targetNamespace: prod");
     let report = run(dir.path(), &text, Mode::Build).await.unwrap();
-    let ns: Vec<String> = report.manifests.iter().map(|m| m.resource().to_string()).collect();
+    let ns: Vec<String> = report
+        .manifests
+        .iter()
+        .map(|m| m.resource().to_string())
+        .collect();
     assert_eq!(ns, ["Namespace/prod", "Deployment/prod/web"]);
-    assert!(report.diagnostics.iter().all(|d| d.severity != Severity::Error));
+    assert!(
+        report
+            .diagnostics
+            .iter()
+            .all(|d| d.severity != Severity::Error)
+    );
 }

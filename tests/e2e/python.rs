@@ -33,7 +33,10 @@ fn cache() -> PathBuf {
 
 #[tokio::test]
 async fn python_policy_evaluates_through_the_host() {
-    let plugin = host(&cache()).load_file("require-resources", component(), None, None).await.unwrap();
+    let plugin = host(&cache())
+        .load_file("require-resources", component(), None, None)
+        .await
+        .unwrap();
     assert_eq!(plugin.metadata().name, "require-resources");
     assert_eq!(plugin.kind(), sluice_types::PluginKind::Policy);
 
@@ -60,10 +63,23 @@ async fn python_policy_evaluates_through_the_host() {
             )
         })
         .collect();
-    assert_eq!(found[0], ("good".into(), "limit-too-high".into(), "spec.template.spec.containers[0].resources.limits.memory".into()));
-    assert_eq!(found.len(), 5, "four missing fields on `bad` and the ceiling on `good`: {found:?}");
+    assert_eq!(
+        found[0],
+        (
+            "good".into(),
+            "limit-too-high".into(),
+            "spec.template.spec.containers[0].resources.limits.memory".into()
+        )
+    );
+    assert_eq!(
+        found.len(),
+        5,
+        "four missing fields on `bad` and the ceiling on `good`: {found:?}"
+    );
 
-    let err = plugin.validate_config(&json!({"maxLimits": {"memory": "lots"}})).unwrap_err();
+    let err = plugin
+        .validate_config(&json!({"maxLimits": {"memory": "lots"}}))
+        .unwrap_err();
     assert!(err.to_string().contains("maxLimits.memory"), "{err}");
 }
 
@@ -101,15 +117,26 @@ spec:
         component().display()
     );
     let mut objects = Objects::default();
-    objects.parse_into(&dir.path().join("sluice.yaml"), &text).unwrap();
+    objects
+        .parse_into(&dir.path().join("sluice.yaml"), &text)
+        .unwrap();
     let release = objects.releases().next().unwrap().clone();
-    let report = Pipeline::new(host(&cache()), objects).run(&release, Mode::Check).await.unwrap();
+    let report = Pipeline::new(host(&cache()), objects)
+        .run(&release, Mode::Check)
+        .await
+        .unwrap();
     let outcome = &report.policies[0];
     assert_eq!(outcome.verdict, Verdict::Deny);
     assert_eq!(outcome.diagnostics.len(), 1);
     let d = &outcome.diagnostics[0];
-    assert_eq!(d.field_path.as_deref(), Some("spec.template.spec.containers[0].resources.limits.memory"));
+    assert_eq!(
+        d.field_path.as_deref(),
+        Some("spec.template.spec.containers[0].resources.limits.memory")
+    );
     let loc = d.location.as_ref().unwrap();
     assert!(loc.file.ends_with("app/web.yaml"));
-    assert_eq!(loc.line, 8, "the container, the deepest part of the path that exists");
+    assert_eq!(
+        loc.line, 8,
+        "the container, the deepest part of the path that exists"
+    );
 }

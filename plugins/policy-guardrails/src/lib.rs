@@ -82,8 +82,14 @@ impl Guest for Guardrails {
     }
 
     fn evaluate(request: EvaluateRequest) -> Result<Evaluation, Vec<Diagnostic>> {
-        let config: Config = serde_json::from_str(&request.config)
-            .map_err(|e| vec![finding(None, None, "invalid-config", format!("invalid config: {e}"))])?;
+        let config: Config = serde_json::from_str(&request.config).map_err(|e| {
+            vec![finding(
+                None,
+                None,
+                "invalid-config",
+                format!("invalid config: {e}"),
+            )]
+        })?;
         let mut diagnostics = Vec::new();
         for manifest in &request.manifests {
             check(&config, manifest, &mut diagnostics)?;
@@ -93,13 +99,27 @@ impl Guest for Guardrails {
         } else {
             Verdict::Allow
         };
-        Ok(Evaluation { verdict, diagnostics, mutated: None })
+        Ok(Evaluation {
+            verdict,
+            diagnostics,
+            mutated: None,
+        })
     }
 }
 
-fn check(config: &Config, manifest: &Manifest, out: &mut Vec<Diagnostic>) -> Result<(), Vec<Diagnostic>> {
-    let object: Value = serde_json::from_str(&manifest.json)
-        .map_err(|e| vec![finding(None, None, "invalid-manifest", format!("manifest is not JSON: {e}"))])?;
+fn check(
+    config: &Config,
+    manifest: &Manifest,
+    out: &mut Vec<Diagnostic>,
+) -> Result<(), Vec<Diagnostic>> {
+    let object: Value = serde_json::from_str(&manifest.json).map_err(|e| {
+        vec![finding(
+            None,
+            None,
+            "invalid-manifest",
+            format!("manifest is not JSON: {e}"),
+        )]
+    })?;
     let resource = resource_of(&object);
     let mut report = |field: String, code: &str, message: String| {
         let mut d = finding(Some(resource.clone()), Some(field), code, message);
@@ -110,7 +130,7 @@ fn check(config: &Config, manifest: &Manifest, out: &mut Vec<Diagnostic>) -> Res
     let label_applies = config
         .label_kinds
         .as_ref()
-        .is_none_or(|kinds| kinds.iter().any(|k| *k == resource.kind));
+        .is_none_or(|kinds| kinds.contains(&resource.kind));
     if label_applies {
         let labels = object.pointer("/metadata/labels");
         for label in &config.required_labels {
@@ -124,9 +144,13 @@ fn check(config: &Config, manifest: &Manifest, out: &mut Vec<Diagnostic>) -> Res
         }
     }
 
-    let Some((pod_path, pod)) = pod_spec(&object) else { return Ok(()) };
+    let Some((pod_path, pod)) = pod_spec(&object) else {
+        return Ok(());
+    };
     for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(Value::Array(containers)) = pod.get(list) else { continue };
+        let Some(Value::Array(containers)) = pod.get(list) else {
+            continue;
+        };
         for (i, c) in containers.iter().enumerate() {
             let at = format!("{pod_path}.{list}[{i}]");
             let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -135,11 +159,16 @@ fn check(config: &Config, manifest: &Manifest, out: &mut Vec<Diagnostic>) -> Res
                     report(
                         format!("{at}.image"),
                         "latest-tag",
-                        format!("container '{name}' uses image '{image}', which floats with :latest; pin a version tag or a digest"),
+                        format!(
+                            "container '{name}' uses image '{image}', which floats with :latest; pin a version tag or a digest"
+                        ),
                     );
                 }
                 if !config.allowed_registries.is_empty()
-                    && !config.allowed_registries.iter().any(|r| image.starts_with(r.as_str()))
+                    && !config
+                        .allowed_registries
+                        .iter()
+                        .any(|r| image.starts_with(r.as_str()))
                 {
                     report(
                         format!("{at}.image"),
@@ -153,22 +182,30 @@ fn check(config: &Config, manifest: &Manifest, out: &mut Vec<Diagnostic>) -> Res
             }
             if config.require_resource_limits {
                 for resource_name in ["cpu", "memory"] {
-                    if c.pointer(&format!("/resources/limits/{resource_name}")).is_none() {
+                    if c.pointer(&format!("/resources/limits/{resource_name}"))
+                        .is_none()
+                    {
                         report(
                             format!("{at}.resources.limits.{resource_name}"),
                             "missing-limits",
-                            format!("container '{name}' sets no {resource_name} limit; add resources.limits.{resource_name}"),
+                            format!(
+                                "container '{name}' sets no {resource_name} limit; add resources.limits.{resource_name}"
+                            ),
                         );
                     }
                 }
             }
             if config.disallow_privileged
-                && c.pointer("/securityContext/privileged").and_then(Value::as_bool) == Some(true)
+                && c.pointer("/securityContext/privileged")
+                    .and_then(Value::as_bool)
+                    == Some(true)
             {
                 report(
                     format!("{at}.securityContext.privileged"),
                     "privileged-container",
-                    format!("container '{name}' runs privileged; remove securityContext.privileged or set it to false"),
+                    format!(
+                        "container '{name}' runs privileged; remove securityContext.privileged or set it to false"
+                    ),
                 );
             }
         }
@@ -181,10 +218,16 @@ fn pod_spec(object: &Value) -> Option<(&'static str, &Value)> {
     let kind = object.get("kind")?.as_str()?;
     let (path, pointer) = match kind {
         "Pod" => ("spec", "/spec"),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
-            ("spec.template.spec", "/spec/template/spec")
-        }
-        "CronJob" => ("spec.jobTemplate.spec.template.spec", "/spec/jobTemplate/spec/template/spec"),
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => ("spec.template.spec", "/spec/template/spec"),
+        "CronJob" => (
+            "spec.jobTemplate.spec.template.spec",
+            "/spec/jobTemplate/spec/template/spec",
+        ),
         _ => return None,
     };
     object.pointer(pointer).map(|p| (path, p))
@@ -203,7 +246,13 @@ fn floats(image: &str) -> bool {
 }
 
 fn resource_of(object: &Value) -> ResourceRef {
-    let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("").to_owned();
+    let s = |p: &str| {
+        object
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
     ResourceRef {
         api_version: s("/apiVersion"),
         kind: s("/kind"),
@@ -212,7 +261,12 @@ fn resource_of(object: &Value) -> ResourceRef {
     }
 }
 
-fn finding(resource: Option<ResourceRef>, field: Option<String>, code: &str, message: String) -> Diagnostic {
+fn finding(
+    resource: Option<ResourceRef>,
+    field: Option<String>,
+    code: &str,
+    message: String,
+) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
         message,

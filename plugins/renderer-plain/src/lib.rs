@@ -48,7 +48,9 @@ impl Guest for Plain {
             name: "plain".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::Renderer,
-            description: "Plain YAML/JSON manifests from a directory tree, multi-document files and Lists".into(),
+            description:
+                "Plain YAML/JSON manifests from a directory tree, multi-document files and Lists"
+                    .into(),
         }
     }
 
@@ -57,12 +59,21 @@ impl Guest for Plain {
     }
 
     fn render(request: RenderRequest) -> Result<RenderResult, Vec<Diagnostic>> {
-        let config: Config = serde_json::from_str(&request.config)
-            .map_err(|e| vec![diag(Severity::Error, format!("invalid config: {e}"), None, None)])?;
+        let config: Config = serde_json::from_str(&request.config).map_err(|e| {
+            vec![diag(
+                Severity::Error,
+                format!("invalid config: {e}"),
+                None,
+                None,
+            )]
+        })?;
         let rel = clean_path(&request.path).ok_or_else(|| {
             vec![diag(
                 Severity::Error,
-                format!("path '{}' leaves the artifact; use a path inside it such as ./deploy", request.path),
+                format!(
+                    "path '{}' leaves the artifact; use a path inside it such as ./deploy",
+                    request.path
+                ),
                 None,
                 Some("spec.path"),
             )]
@@ -71,7 +82,10 @@ impl Guest for Plain {
         if !start.is_dir() {
             return Err(vec![diag(
                 Severity::Error,
-                format!("path '{}' is not a directory in artifact {}; check the release's spec.path", request.path, request.artifact.revision),
+                format!(
+                    "path '{}' is not a directory in artifact {}; check the release's spec.path",
+                    request.path, request.artifact.revision
+                ),
                 None,
                 Some("spec.path"),
             )]);
@@ -79,18 +93,31 @@ impl Guest for Plain {
         let mut files = Vec::new();
         list(&rel, config.recursive, &mut files)?;
 
-        let mut out = RenderResult { manifests: Vec::new(), diagnostics: Vec::new() };
+        let mut out = RenderResult {
+            manifests: Vec::new(),
+            diagnostics: Vec::new(),
+        };
         let mut errors = Vec::new();
         for file in files {
             let shown = file.to_string_lossy().replace('\\', "/");
             if !is_manifest_file(&file) {
-                out.diagnostics.push(diag(Severity::Info, "not a YAML or JSON file; skipped".into(), Some(loc(&shown, 0)), None));
+                out.diagnostics.push(diag(
+                    Severity::Info,
+                    "not a YAML or JSON file; skipped".into(),
+                    Some(loc(&shown, 0)),
+                    None,
+                ));
                 continue;
             }
             let text = match fs::read_to_string(Path::new(ROOT).join(&file)) {
                 Ok(t) => t,
                 Err(e) => {
-                    errors.push(diag(Severity::Error, format!("cannot read: {e}"), Some(loc(&shown, 0)), None));
+                    errors.push(diag(
+                        Severity::Error,
+                        format!("cannot read: {e}"),
+                        Some(loc(&shown, 0)),
+                        None,
+                    ));
                     continue;
                 }
             };
@@ -98,7 +125,11 @@ impl Guest for Plain {
                 errors.push(e);
             }
         }
-        if errors.is_empty() { Ok(out) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -113,7 +144,12 @@ fn read_documents(file: &str, text: &str, out: &mut RenderResult) -> Result<(), 
             let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
             let message = e.without_snippet().to_string();
             let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
-            diag(Severity::Error, format!("invalid YAML: {message}"), Some(loc(file, line)), None)
+            diag(
+                Severity::Error,
+                format!("invalid YAML: {message}"),
+                Some(loc(file, line)),
+                None,
+            )
         })?;
     for doc in docs {
         let line = doc.referenced.line() as u32;
@@ -124,7 +160,8 @@ fn read_documents(file: &str, text: &str, out: &mut RenderResult) -> Result<(), 
 
 fn push_object(value: Value, file: &str, line: u32, out: &mut RenderResult) {
     let skip = |out: &mut RenderResult, sev, msg: &str| {
-        out.diagnostics.push(diag(sev, msg.into(), Some(loc(file, line)), None));
+        out.diagnostics
+            .push(diag(sev, msg.into(), Some(loc(file, line)), None));
     };
     match value {
         Value::Null => {}
@@ -132,10 +169,20 @@ fn push_object(value: Value, file: &str, line: u32, out: &mut RenderResult) {
             let api = map.get("apiVersion").and_then(Value::as_str).unwrap_or("");
             let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
             if api.is_empty() || kind.is_empty() {
-                skip(out, Severity::Warning, "document has no apiVersion or kind, so it is not a Kubernetes object; skipped");
+                skip(
+                    out,
+                    Severity::Warning,
+                    "document has no apiVersion or kind, so it is not a Kubernetes object; skipped",
+                );
             } else if api.starts_with("kustomize.config.k8s.io/") {
-                skip(out, Severity::Warning, "Kustomize file skipped; render this path with the kustomize renderer instead");
-            } else if kind == "List" || (kind.ends_with("List") && api == "v1" && map.contains_key("items")) {
+                skip(
+                    out,
+                    Severity::Warning,
+                    "Kustomize file skipped; render this path with the kustomize renderer instead",
+                );
+            } else if kind == "List"
+                || (kind.ends_with("List") && api == "v1" && map.contains_key("items"))
+            {
                 if let Some(Value::Array(items)) = map.get("items") {
                     for item in items {
                         push_object(item.clone(), file, line, out);
@@ -147,7 +194,11 @@ fn push_object(value: Value, file: &str, line: u32, out: &mut RenderResult) {
                 .and_then(Value::as_str)
                 .is_none_or(str::is_empty)
             {
-                skip(out, Severity::Warning, &format!("{kind} has no metadata.name; skipped"));
+                skip(
+                    out,
+                    Severity::Warning,
+                    &format!("{kind} has no metadata.name; skipped"),
+                );
             } else {
                 out.manifests.push(Manifest {
                     json: Value::Object(map).to_string(),
@@ -155,7 +206,11 @@ fn push_object(value: Value, file: &str, line: u32, out: &mut RenderResult) {
                 });
             }
         }
-        _ => skip(out, Severity::Warning, "document is not a mapping, so it is not a Kubernetes object; skipped"),
+        _ => skip(
+            out,
+            Severity::Warning,
+            "document is not a mapping, so it is not a Kubernetes object; skipped",
+        ),
     }
 }
 
@@ -163,7 +218,14 @@ fn push_object(value: Value, file: &str, line: u32, out: &mut RenderResult) {
 fn list(rel: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), Vec<Diagnostic>> {
     let shown = rel.to_string_lossy().into_owned();
     let mut entries: Vec<_> = fs::read_dir(Path::new(ROOT).join(rel))
-        .map_err(|e| vec![diag(Severity::Error, format!("cannot list directory: {e}"), Some(loc(&shown, 0)), None)])?
+        .map_err(|e| {
+            vec![diag(
+                Severity::Error,
+                format!("cannot list directory: {e}"),
+                Some(loc(&shown, 0)),
+                None,
+            )]
+        })?
         .filter_map(Result::ok)
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .collect();
@@ -171,11 +233,7 @@ fn list(rel: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), Vec<D
     for entry in entries {
         let path = rel.join(entry.file_name());
         match entry.file_type() {
-            Ok(t) if t.is_dir() => {
-                if recursive {
-                    list(&path, recursive, out)?;
-                }
-            }
+            Ok(t) if t.is_dir() && recursive => list(&path, recursive, out)?,
             Ok(t) if t.is_file() => out.push(path),
             _ => {}
         }
@@ -184,7 +242,10 @@ fn list(rel: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<(), Vec<D
 }
 
 fn is_manifest_file(p: &Path) -> bool {
-    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
 }
 
 /// Normalises `./a/../b` to `b`; `None` when the path escapes the root.
@@ -206,10 +267,19 @@ fn clean_path(p: &str) -> Option<PathBuf> {
 }
 
 fn loc(file: &str, line: u32) -> SourceLocation {
-    SourceLocation { file: file.into(), line, column: 0 }
+    SourceLocation {
+        file: file.into(),
+        line,
+        column: 0,
+    }
 }
 
-fn diag(severity: Severity, message: String, location: Option<SourceLocation>, field: Option<&str>) -> Diagnostic {
+fn diag(
+    severity: Severity,
+    message: String,
+    location: Option<SourceLocation>,
+    field: Option<&str>,
+) -> Diagnostic {
     Diagnostic {
         severity,
         message,

@@ -44,7 +44,8 @@ impl Guest for Local {
             name: "local".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: PluginKind::Source,
-            description: "A directory on this machine (file:// URLs), revisioned by content digest".into(),
+            description: "A directory on this machine (file:// URLs), revisioned by content digest"
+                .into(),
         }
     }
 
@@ -57,7 +58,13 @@ impl Guest for Local {
             .map_err(|e| vec![error(format!("invalid config: {e}"), None)])?;
         let mut diagnostics = Vec::new();
         let mut files = Vec::new();
-        walk(Path::new("/source"), Path::new(""), &config.ignore, &mut files, &mut diagnostics)?;
+        walk(
+            Path::new("/source"),
+            Path::new(""),
+            &config.ignore,
+            &mut files,
+            &mut diagnostics,
+        )?;
 
         let mut tree = Sha256::new();
         for f in &files {
@@ -69,22 +76,36 @@ impl Guest for Local {
         }
         let revision = format!("sha256:{}", hex::encode(tree.finalize()));
         if request.last_revision.as_deref() == Some(revision.as_str()) {
-            return Ok(FetchResult { outcome: FetchOutcome::Unchanged, diagnostics });
+            return Ok(FetchResult {
+                outcome: FetchOutcome::Unchanged,
+                diagnostics,
+            });
         }
         for f in &files {
             let to = Path::new("/artifact").join(&f.path);
             if let Some(dir) = to.parent() {
-                fs::create_dir_all(dir)
-                    .map_err(|e| vec![error(format!("cannot write the artifact: {e}"), Some(&f.path))])?;
+                fs::create_dir_all(dir).map_err(|e| {
+                    vec![error(
+                        format!("cannot write the artifact: {e}"),
+                        Some(&f.path),
+                    )]
+                })?;
             }
-            fs::copy(Path::new("/source").join(&f.path), &to)
-                .map_err(|e| vec![error(format!("cannot copy into the artifact: {e}"), Some(&f.path))])?;
+            fs::copy(Path::new("/source").join(&f.path), &to).map_err(|e| {
+                vec![error(
+                    format!("cannot copy into the artifact: {e}"),
+                    Some(&f.path),
+                )]
+            })?;
         }
         sluice::plugin::log::log(
             sluice::plugin::log::Level::Debug,
             &format!("{} files at {revision}", files.len()),
         );
-        Ok(FetchResult { outcome: FetchOutcome::Fetched(revision), diagnostics })
+        Ok(FetchResult {
+            outcome: FetchOutcome::Fetched(revision),
+            diagnostics,
+        })
     }
 }
 
@@ -114,7 +135,9 @@ fn walk(
         if name == ".git" || ignore.iter().any(|p| glob_match(p, &shown)) {
             continue;
         }
-        let Ok(kind) = entry.file_type() else { continue };
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_symlink() {
             diagnostics.push(Diagnostic {
                 severity: Severity::Warning,
@@ -138,7 +161,9 @@ fn walk(
 fn glob_match(pattern: &str, path: &str) -> bool {
     let pattern = pattern.trim_end_matches('/');
     if !pattern.contains('/') {
-        return path.split('/').any(|seg| segment_match(pattern.as_bytes(), seg.as_bytes()));
+        return path
+            .split('/')
+            .any(|seg| segment_match(pattern.as_bytes(), seg.as_bytes()));
     }
     let pat: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
     let segs: Vec<&str> = path.split('/').collect();
@@ -151,7 +176,9 @@ fn path_match(pat: &[&str], segs: &[&str]) -> bool {
         None => segs.is_empty(),
         Some((&"**", rest)) => (0..=segs.len()).any(|i| path_match(rest, &segs[i..])),
         Some((p, rest)) => match segs.split_first() {
-            Some((s, srest)) => segment_match(p.as_bytes(), s.as_bytes()) && path_match(rest, srest),
+            Some((s, srest)) => {
+                segment_match(p.as_bytes(), s.as_bytes()) && path_match(rest, srest)
+            }
             None => false,
         },
     }
@@ -160,7 +187,9 @@ fn path_match(pat: &[&str], segs: &[&str]) -> bool {
 fn segment_match(p: &[u8], s: &[u8]) -> bool {
     match (p.first(), s.first()) {
         (None, None) => true,
-        (Some(b'*'), _) => segment_match(&p[1..], s) || (!s.is_empty() && segment_match(p, &s[1..])),
+        (Some(b'*'), _) => {
+            segment_match(&p[1..], s) || (!s.is_empty() && segment_match(p, &s[1..]))
+        }
         (Some(b'?'), Some(_)) => segment_match(&p[1..], &s[1..]),
         (Some(a), Some(b)) if a == b => segment_match(&p[1..], &s[1..]),
         _ => false,
@@ -168,7 +197,11 @@ fn segment_match(p: &[u8], s: &[u8]) -> bool {
 }
 
 fn location(path: &Path) -> SourceLocation {
-    SourceLocation { file: path.to_string_lossy().into_owned(), line: 0, column: 0 }
+    SourceLocation {
+        file: path.to_string_lossy().into_owned(),
+        line: 0,
+        column: 0,
+    }
 }
 
 fn error(message: String, path: Option<&Path>) -> Diagnostic {

@@ -17,17 +17,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Build(selection) => build(host, &selection).await,
         Command::Check { selection, output } => check(host, &selection, output).await,
-        Command::Plugin(PluginCommand::List { path, output }) => list(host, path.as_deref(), output).await,
-        Command::Plugin(PluginCommand::Inspect { plugin, from, output }) => {
-            inspect(host, &plugin, from.as_deref(), output).await
+        Command::Plugin(PluginCommand::List { path, output }) => {
+            list(host, path.as_deref(), output).await
         }
+        Command::Plugin(PluginCommand::Inspect {
+            plugin,
+            from,
+            output,
+        }) => inspect(host, &plugin, from.as_deref(), output).await,
     }
 }
 
 fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| std::env::var_os("SLUICE_CACHE_DIR").map(PathBuf::from))
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sluice/plugins")))
-        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sluice/plugins")))
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sluice/plugins"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sluice/plugins"))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("sluice-plugins"))
 }
 
@@ -54,7 +62,10 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
 
 async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
     let objects = load(&selection.path)?;
-    let releases: Vec<Loaded> = selected(&objects, selection)?.into_iter().cloned().collect();
+    let releases: Vec<Loaded> = selected(&objects, selection)?
+        .into_iter()
+        .cloned()
+        .collect();
     let pipeline = Pipeline::new(host, objects);
     let mut documents = Vec::new();
     for release in &releases {
@@ -68,14 +79,22 @@ async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
 
 async fn check(host: PluginHost, selection: &Selection, format: Format) -> Result<ExitCode> {
     let objects = load(&selection.path)?;
-    let releases: Vec<Loaded> = selected(&objects, selection)?.into_iter().cloned().collect();
+    let releases: Vec<Loaded> = selected(&objects, selection)?
+        .into_iter()
+        .cloned()
+        .collect();
     let pipeline = Pipeline::new(host, objects);
     let mut results = Vec::new();
     for release in &releases {
-        results.push((release.name().to_owned(), pipeline.run(release, Mode::Check).await));
+        results.push((
+            release.name().to_owned(),
+            pipeline.run(release, Mode::Check).await,
+        ));
     }
     let failed = results.iter().any(|(_, r)| r.is_err());
-    let blocked = results.iter().any(|(_, r)| r.as_ref().is_ok_and(|r| r.blocked()));
+    let blocked = results
+        .iter()
+        .any(|(_, r)| r.as_ref().is_ok_and(|r| r.blocked()));
     match format {
         Format::Json => println!("{}", output::check_json(&results)?),
         Format::Table => print!("{}", output::check_table(&results)),
@@ -97,13 +116,22 @@ async fn list(host: PluginHost, path: Option<&Path>, format: Format) -> Result<E
         rows.push((p, "built-in".to_owned()));
     }
     for obj in objects.plugins() {
-        let Object::Plugin(_, spec) = &obj.object else { continue };
+        let Object::Plugin(_, spec) = &obj.object else {
+            continue;
+        };
         let limits = host.default_limits().with_overrides(&spec.limits);
         let file = obj.base_dir().join(&spec.file);
         let p = host
             .load_file(obj.name(), &file, spec.digest.as_deref(), Some(limits))
             .await
-            .with_context(|| format!("{}:{}: Plugin '{}'", obj.file.display(), obj.line, obj.name()))?;
+            .with_context(|| {
+                format!(
+                    "{}:{}: Plugin '{}'",
+                    obj.file.display(),
+                    obj.line,
+                    obj.name()
+                )
+            })?;
         rows.push((p, file.display().to_string()));
     }
     match format {
@@ -113,9 +141,17 @@ async fn list(host: PluginHost, path: Option<&Path>, format: Format) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-async fn inspect(host: PluginHost, name: &str, from: Option<&Path>, format: Format) -> Result<ExitCode> {
+async fn inspect(
+    host: PluginHost,
+    name: &str,
+    from: Option<&Path>,
+    format: Format,
+) -> Result<ExitCode> {
     let plugin: Plugin = if name.ends_with(".wasm") {
-        let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
+        let stem = Path::new(name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(name);
         host.load_file(stem, Path::new(name), None, None).await?
     } else {
         let objects = from.map(load).transpose()?.unwrap_or_default();

@@ -60,18 +60,36 @@ pub fn check_table(results: &[(String, Result<ReleaseReport, Error>)]) -> String
     for (name, result) in results {
         match result {
             Err(e) => {
-                rows.push(vec![name.clone(), "-".into(), "-".into(), "error".into(), e.reason().into()]);
+                rows.push(vec![
+                    name.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "error".into(),
+                    e.reason().into(),
+                ]);
                 let _ = writeln!(details, "\n{name}: error: {e}");
             }
             Ok(report) => {
                 if report.policies.is_empty() {
-                    rows.push(vec![name.clone(), "-".into(), "-".into(), "allow".into(), "no policies".into()]);
+                    rows.push(vec![
+                        name.clone(),
+                        "-".into(),
+                        "-".into(),
+                        "allow".into(),
+                        "no policies".into(),
+                    ]);
                 }
                 for p in &report.policies {
-                    let errors = p.diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+                    let errors = p
+                        .diagnostics
+                        .iter()
+                        .filter(|d| d.severity == Severity::Error)
+                        .count();
                     let summary = match (p.verdict, p.blocks()) {
                         (_, true) => format!("{errors} finding(s); release blocked"),
-                        (sluice_types::Verdict::Deny, false) => format!("{errors} finding(s); audit only"),
+                        (sluice_types::Verdict::Deny, false) => {
+                            format!("{errors} finding(s); audit only")
+                        }
                         _ => format!("{} finding(s)", p.diagnostics.len()),
                     };
                     rows.push(vec![
@@ -84,12 +102,20 @@ pub fn check_table(results: &[(String, Result<ReleaseReport, Error>)]) -> String
                     if !p.diagnostics.is_empty() {
                         let _ = writeln!(details, "\n{name} / {} ({}):", p.policy, p.verdict);
                         for d in &p.diagnostics {
-                            let code = d.code.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+                            let code = d
+                                .code
+                                .as_deref()
+                                .map(|c| format!(" [{c}]"))
+                                .unwrap_or_default();
                             let _ = writeln!(details, "  {:<7} {d}{code}", d.severity.to_string());
                         }
                     }
                 }
-                for d in report.diagnostics.iter().filter(|d| d.severity != Severity::Info) {
+                for d in report
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity != Severity::Info)
+                {
                     let _ = writeln!(details, "{}: {name}: {d}", d.severity);
                 }
             }
@@ -118,7 +144,13 @@ pub fn plugins_table(rows: &[(Plugin, String)]) -> String {
         .iter()
         .map(|(p, from)| {
             let m = p.metadata();
-            vec![p.name().into(), m.kind.to_string(), m.version.clone(), from.clone(), m.description.clone()]
+            vec![
+                p.name().into(),
+                m.kind.to_string(),
+                m.version.clone(),
+                from.clone(),
+                m.description.clone(),
+            ]
         })
         .collect();
     table(&["NAME", "KIND", "VERSION", "FROM", "DESCRIPTION"], &rows)

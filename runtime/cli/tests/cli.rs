@@ -30,10 +30,22 @@ fn build_prints_the_quickstart_manifests() {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert_eq!(stdout.matches("---\n").count(), 4, "{stdout}");
-    assert!(stdout.contains("kind: Deployment\nmetadata:\n  name: podinfo"), "{stdout}");
-    assert!(stdout.contains("  namespace: podinfo\n"), "targetNamespace applied: {stdout}");
-    assert!(stdout.contains("PODINFO_UI_MESSAGE: \"yes\""), "YAML 1.2 strings stay strings: {stdout}");
-    assert!(stderr.contains("app/README.md: not a YAML or JSON file; skipped"), "{stderr}");
+    assert!(
+        stdout.contains("kind: Deployment\nmetadata:\n  name: podinfo"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  namespace: podinfo\n"),
+        "targetNamespace applied: {stdout}"
+    );
+    assert!(
+        stdout.contains("PODINFO_UI_MESSAGE: \"yes\""),
+        "YAML 1.2 strings stay strings: {stdout}"
+    );
+    assert!(
+        stderr.contains("app/README.md: not a YAML or JSON file; skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -41,15 +53,25 @@ fn check_passes_the_quickstart() {
     let out = sluice(&["check", "examples/quickstart"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
-    assert!(stdout.contains("podinfo  guardrails  Enforce  allow"), "{stdout}");
+    assert!(
+        stdout.contains("podinfo  guardrails  Enforce  allow"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn check_denies_the_bad_example_with_located_findings() {
     let out = sluice(&["check", "examples/quickstart-denied"]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "an enforced denial exits 1: {stdout}");
-    assert!(stdout.contains("deny     4 finding(s); release blocked"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an enforced denial exits 1: {stdout}"
+    );
+    assert!(
+        stdout.contains("deny     4 finding(s); release blocked"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains(
             "examples/quickstart-denied/app/deployment.yaml:17:11: Deployment/podinfo/podinfo: \
@@ -81,12 +103,21 @@ fn audit_reports_without_blocking() {
     let objects = std::fs::read_to_string(repo().join("examples/quickstart-denied/sluice.yaml"))
         .unwrap()
         .replace("failureAction: Enforce", "failureAction: Audit")
-        .replace("file://./app", &format!("file://{}", repo().join("examples/quickstart-denied/app").display()));
+        .replace(
+            "file://./app",
+            &format!(
+                "file://{}",
+                repo().join("examples/quickstart-denied/app").display()
+            ),
+        );
     std::fs::write(dir.path().join("sluice.yaml"), objects).unwrap();
     let out = sluice(&["check", dir.path().to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("Audit   deny     4 finding(s); audit only"), "{stdout}");
+    assert!(
+        stdout.contains("Audit   deny     4 finding(s); audit only"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -112,9 +143,15 @@ fn plugin_list_and_inspect() {
     let out = sluice(&["plugin", "list"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for (name, kind) in [("guardrails", "policy"), ("plain", "renderer"), ("local", "source")] {
+    for (name, kind) in [
+        ("guardrails", "policy"),
+        ("plain", "renderer"),
+        ("local", "source"),
+    ] {
         assert!(
-            stdout.lines().any(|l| l.starts_with(name) && l.contains(kind) && l.contains("built-in")),
+            stdout
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(kind) && l.contains("built-in")),
             "{name}: {stdout}"
         );
     }
@@ -122,11 +159,22 @@ fn plugin_list_and_inspect() {
     let out = sluice(&["plugin", "inspect", "guardrails", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     assert_eq!(v["metadata"]["kind"], "policy");
-    assert_eq!(v["configSchema"]["properties"]["requiredLabels"]["type"], "array");
+    assert_eq!(
+        v["configSchema"]["properties"]["requiredLabels"]["type"],
+        "array"
+    );
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(v["exports"].as_array().unwrap().iter().any(|e| e == "evaluate"));
+    assert!(
+        v["exports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "evaluate")
+    );
 
     let out = sluice(&["plugin", "inspect", "helm"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("plugin 'helm' is neither built in (guardrails, local, plain)"));
+    assert!(
+        text(&out.stderr).contains("plugin 'helm' is neither built in (guardrails, local, plain)")
+    );
 }

@@ -18,7 +18,8 @@ pub struct Guest {
 /// shares the outer one's job server and target directory root.
 pub fn build_workspace(workspace: &Path) -> Vec<Guest> {
     println!("cargo:rerun-if-changed={}", workspace.display());
-    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set for build scripts"));
+    let out_dir =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set for build scripts"));
     // OUT_DIR is <target>/<profile>/build/<crate>-<hash>/out.
     let target_dir = out_dir
         .ancestors()
@@ -27,7 +28,13 @@ pub fn build_workspace(workspace: &Path) -> Vec<Guest> {
         .unwrap_or_else(|| out_dir.join("wasm"));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+        ])
         .arg("--manifest-path")
         .arg(workspace.join("Cargo.toml"))
         .arg("--target-dir")
@@ -37,6 +44,10 @@ pub fn build_workspace(workspace: &Path) -> Vec<Guest> {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_PRIMARY_PACKAGE")
+        // `cargo clippy` on the host workspace must not turn into a lint run
+        // of the guests (they are linted on their own, for their target).
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run cargo to build the guest components");
@@ -48,11 +59,16 @@ pub fn build_workspace(workspace: &Path) -> Vec<Guest> {
     }
     let mut guests = Vec::new();
     for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
         if msg["reason"] != "compiler-artifact" {
             continue;
         }
-        let crate_name = msg["target"]["name"].as_str().unwrap_or_default().replace('-', "_");
+        let crate_name = msg["target"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .replace('-', "_");
         for file in msg["filenames"].as_array().into_iter().flatten() {
             if let Some(f) = file.as_str().filter(|f| f.ends_with(".wasm")) {
                 guests.push(Guest {

@@ -43,7 +43,9 @@ impl Catalog {
             return Ok(p.clone());
         }
         let plugin = if let Some(obj) = self.objects.find("Plugin", namespace, name) {
-            let Object::Plugin(_, spec) = &obj.object else { unreachable!("find returns the kind asked for") };
+            let Object::Plugin(_, spec) = &obj.object else {
+                unreachable!("find returns the kind asked for")
+            };
             let limits = self.host.default_limits().with_overrides(&spec.limits);
             let path = obj.base_dir().join(&spec.file);
             self.host
@@ -56,7 +58,8 @@ impl Catalog {
                 .await
                 .map_err(Lookup::Load)?
         } else {
-            let mut builtins: Vec<&str> = sluice_builtins::BUILTINS.iter().map(|b| b.name).collect();
+            let mut builtins: Vec<&str> =
+                sluice_builtins::BUILTINS.iter().map(|b| b.name).collect();
             builtins.sort_unstable();
             return Err(Lookup::Unknown(format!(
                 "plugin '{name}' is neither built in ({}) nor declared as a Plugin object in namespace '{namespace}'",

@@ -32,7 +32,7 @@ pub enum Error {
         at: At,
         field: String,
         #[source]
-        source: sluice_plugin_host::Error,
+        source: Box<sluice_plugin_host::Error>,
     },
 
     #[error("{at}: {message}")]

@@ -33,9 +33,16 @@ const CLUSTER_SCOPED: &[&str] = &[
 ];
 
 fn group_kind(object: &Value) -> (String, String) {
-    let api = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let group = api.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("").to_owned();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     (group, kind)
 }
 

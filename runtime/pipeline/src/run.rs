@@ -58,7 +58,11 @@ impl Pipeline {
         let source = self
             .catalog
             .objects()
-            .find("Source", spec.source_ref.namespace.as_deref().unwrap_or(ns), &spec.source_ref.name)
+            .find(
+                "Source",
+                spec.source_ref.namespace.as_deref().unwrap_or(ns),
+                &spec.source_ref.name,
+            )
             .ok_or_else(|| Error::Reference {
                 at: at.clone(),
                 field: "spec.sourceRef",
@@ -71,7 +75,15 @@ impl Pipeline {
         let artifact = self.fetch(source, &mut diagnostics).await?;
         let root = artifact.shown_root.as_deref();
 
-        let renderer = self.plugin(&at, "spec.renderer.plugin", &spec.renderer.plugin, ns, PluginKind::Renderer).await?;
+        let renderer = self
+            .plugin(
+                &at,
+                "spec.renderer.plugin",
+                &spec.renderer.plugin,
+                ns,
+                PluginKind::Renderer,
+            )
+            .await?;
         let rendered = renderer
             .render(
                 artifact.dir.path(),
@@ -93,9 +105,22 @@ impl Pipeline {
         let mut policies = Vec::new();
         if mode == Mode::Check {
             for (field, policy) in self.policies(release)? {
-                let plugin = self.plugin(&at, "spec.policies.plugin", &policy.plugin, ns, PluginKind::Policy).await?;
+                let plugin = self
+                    .plugin(
+                        &at,
+                        "spec.policies.plugin",
+                        &policy.plugin,
+                        ns,
+                        PluginKind::Policy,
+                    )
+                    .await?;
                 let eval = plugin
-                    .evaluate(&artifact.url, &artifact.revision, &manifests, &policy.config)
+                    .evaluate(
+                        &artifact.url,
+                        &artifact.revision,
+                        &manifests,
+                        &policy.config,
+                    )
                     .await
                     .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
                 if let Some(mutated) = eval.mutated {
@@ -119,7 +144,10 @@ impl Pipeline {
         }
         if let Some(root) = root {
             let show = |l: &mut SourceLocation| show_at(l, root);
-            manifests.iter_mut().filter_map(|m| m.origin.as_mut()).for_each(show);
+            manifests
+                .iter_mut()
+                .filter_map(|m| m.origin.as_mut())
+                .for_each(show);
             diagnostics
                 .iter_mut()
                 .chain(policies.iter_mut().flat_map(|p| p.diagnostics.iter_mut()))
@@ -140,7 +168,9 @@ impl Pipeline {
     /// The release's own policies, then those of each policy set, with the
     /// field path each came from.
     fn policies<'a>(&'a self, release: &'a Loaded) -> Result<Vec<(String, &'a PolicyRef)>> {
-        let Object::Release(_, spec) = &release.object else { unreachable!() };
+        let Object::Release(_, spec) = &release.object else {
+            unreachable!()
+        };
         let mut out: Vec<(String, &PolicyRef)> = spec
             .policies
             .iter()
@@ -158,7 +188,9 @@ impl Pipeline {
                     field: "spec.policySetRefs",
                     message: format!("no PolicySet named '{}' in namespace '{ns}'", set_ref.name),
                 })?;
-            let Object::PolicySet(meta, set_spec) = &set.object else { unreachable!() };
+            let Object::PolicySet(meta, set_spec) = &set.object else {
+                unreachable!()
+            };
             out.extend(
                 set_spec
                     .policies
@@ -171,9 +203,14 @@ impl Pipeline {
     }
 
     async fn fetch(&self, source: &Loaded, diagnostics: &mut Vec<Diagnostic>) -> Result<Artifact> {
-        let Object::Source(_, spec) = &source.object else { unreachable!() };
+        let Object::Source(_, spec) = &source.object else {
+            unreachable!()
+        };
         let at = at(source);
-        let (scheme, rest) = spec.url.split_once("://").unwrap_or(("file", spec.url.as_str()));
+        let (scheme, rest) = spec
+            .url
+            .split_once("://")
+            .unwrap_or(("file", spec.url.as_str()));
         let (local_dir, default_plugin) = match scheme {
             "file" => {
                 let dir = source.base_dir().join(rest);
@@ -181,7 +218,10 @@ impl Pipeline {
                     return Err(Error::Reference {
                         at,
                         field: "spec.url",
-                        message: format!("{} is not a directory; the path is relative to the file that declares the Source", dir.display()),
+                        message: format!(
+                            "{} is not a directory; the path is relative to the file that declares the Source",
+                            dir.display()
+                        ),
                     });
                 }
                 (Some(dir), Some("local"))
@@ -193,11 +233,22 @@ impl Pipeline {
             field: "spec.plugin",
             message: format!("no built-in source handles '{scheme}://' URLs yet; set spec.plugin to a source plugin that does"),
         })?;
-        let plugin = self.plugin(&at, "spec.plugin", name, source.namespace(), PluginKind::Source).await?;
+        let plugin = self
+            .plugin(
+                &at,
+                "spec.plugin",
+                name,
+                source.namespace(),
+                PluginKind::Source,
+            )
+            .await?;
         let dir = tempfile::Builder::new()
             .prefix("sluice-artifact-")
             .tempdir()
-            .map_err(|e| Error::Io { at: at.clone(), message: format!("cannot create a temporary directory: {e}") })?;
+            .map_err(|e| Error::Io {
+                at: at.clone(),
+                message: format!("cannot create a temporary directory: {e}"),
+            })?;
         let fetched = plugin
             .fetch(
                 local_dir.as_deref(),
@@ -214,7 +265,9 @@ impl Pipeline {
         let FetchOutcome::Fetched(revision) = fetched.outcome else {
             return Err(Error::Io {
                 at,
-                message: format!("source plugin '{name}' answered 'unchanged' to a first fetch; the plugin is broken"),
+                message: format!(
+                    "source plugin '{name}' answered 'unchanged' to a first fetch; the plugin is broken"
+                ),
             });
         };
         Ok(Artifact {
@@ -225,16 +278,30 @@ impl Pipeline {
         })
     }
 
-    async fn plugin(&self, at: &At, field: &'static str, name: &str, ns: &str, kind: PluginKind) -> Result<Plugin> {
+    async fn plugin(
+        &self,
+        at: &At,
+        field: &'static str,
+        name: &str,
+        ns: &str,
+        kind: PluginKind,
+    ) -> Result<Plugin> {
         let plugin = self.catalog.get(name, ns).await.map_err(|e| match e {
-            Lookup::Unknown(message) => Error::Reference { at: at.clone(), field, message },
-            Lookup::Load(source) => Error::Plugin { at: at.clone(), field: field.into(), source },
+            Lookup::Unknown(message) => Error::Reference {
+                at: at.clone(),
+                field,
+                message,
+            },
+            Lookup::Load(source) => plugin_error(at, field, source),
         })?;
         if plugin.kind() != kind {
             return Err(Error::Reference {
                 at: at.clone(),
                 field,
-                message: format!("plugin '{name}' is a {} plugin, but a {kind} plugin is needed here", plugin.kind()),
+                message: format!(
+                    "plugin '{name}' is a {} plugin, but a {kind} plugin is needed here",
+                    plugin.kind()
+                ),
             });
         }
         Ok(plugin)
@@ -261,12 +328,17 @@ struct Texts<'a> {
 
 impl<'a> Texts<'a> {
     fn new(root: &'a Path) -> Self {
-        Texts { root, read: HashMap::new() }
+        Texts {
+            root,
+            read: HashMap::new(),
+        }
     }
 
     /// Moves a finding from its object's first line to its field's line.
     fn refine(&mut self, d: &mut Diagnostic) {
-        let (Some(path), Some(loc)) = (&d.field_path, &mut d.location) else { return };
+        let (Some(path), Some(loc)) = (&d.field_path, &mut d.location) else {
+            return;
+        };
         if loc.line == 0 {
             return;
         }
@@ -275,7 +347,9 @@ impl<'a> Texts<'a> {
             // Plugins name the file; never read outside the artifact.
             let file = root.join(&loc.file).canonicalize().ok()?;
             let root = root.canonicalize().ok()?;
-            file.starts_with(&root).then(|| std::fs::read_to_string(file).ok()).flatten()
+            file.starts_with(&root)
+                .then(|| std::fs::read_to_string(file).ok())
+                .flatten()
         });
         if let Some((line, column)) = text
             .as_deref()
@@ -311,7 +385,11 @@ fn shown(mut e: sluice_plugin_host::Error, root: Option<&Path>) -> sluice_plugin
 }
 
 fn plugin_error(at: &At, field: &str, source: sluice_plugin_host::Error) -> Error {
-    Error::Plugin { at: at.clone(), field: field.into(), source }
+    Error::Plugin {
+        at: at.clone(),
+        field: field.into(),
+        source: Box::new(source),
+    }
 }
 
 /// `a/./b/../c` → `a/c`, without touching the filesystem.

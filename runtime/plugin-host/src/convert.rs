@@ -99,7 +99,9 @@ pub fn diagnostics_size(ds: &[wit::Diagnostic]) -> u64 {
             d.message.len()
                 + d.field_path.as_ref().map_or(0, String::len)
                 + d.location.as_ref().map_or(0, |l| l.file.len())
-                + d.resource.as_ref().map_or(0, |r| r.name.len() + r.kind.len() + r.namespace.len() + r.api_version.len())
+                + d.resource.as_ref().map_or(0, |r| {
+                    r.name.len() + r.kind.len() + r.namespace.len() + r.api_version.len()
+                })
         })
         .sum::<usize>() as u64
 }

@@ -215,20 +215,40 @@ impl PluginHost {
         Ok(component)
     }
 
-    fn compile_and_store(&self, name: &str, wasm: &[u8], cache: Option<&Path>) -> Result<Component> {
+    fn compile_and_store(
+        &self,
+        name: &str,
+        wasm: &[u8],
+        cache: Option<&Path>,
+    ) -> Result<Component> {
         let started = std::time::Instant::now();
-        let compile = |source| Error::Compile { plugin: name.into(), source };
+        let compile = |source| Error::Compile {
+            plugin: name.into(),
+            source,
+        };
         let Some(path) = cache else {
             return Component::new(&self.inner.engine, wasm).map_err(compile);
         };
-        let bytes = self.inner.engine.precompile_component(wasm).map_err(compile)?;
+        let bytes = self
+            .inner
+            .engine
+            .precompile_component(wasm)
+            .map_err(compile)?;
         // Write then rename, so a concurrent reader never sees half a file.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         if let Err(e) = std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, path)) {
-            tracing::warn!(plugin = name, "cannot cache the compiled plugin at {}: {e}", path.display());
+            tracing::warn!(
+                plugin = name,
+                "cannot cache the compiled plugin at {}: {e}",
+                path.display()
+            );
             let _ = std::fs::remove_file(&tmp);
         }
-        tracing::debug!(plugin = name, elapsed_ms = started.elapsed().as_millis() as u64, "compiled plugin");
+        tracing::debug!(
+            plugin = name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "compiled plugin"
+        );
         deserialize(&self.inner.engine, path)
             .or_else(|_| Component::new(&self.inner.engine, wasm))
             .map_err(compile)
@@ -248,7 +268,10 @@ fn deserialize(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 /// Advances the engine's epoch every [`TICK`] until the engine is dropped.

@@ -27,14 +27,18 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("plugin '{plugin}': digest is {actual} but {expected} was pinned; rebuild the plugin or update spec.digest")]
+    #[error(
+        "plugin '{plugin}': digest is {actual} but {expected} was pinned; rebuild the plugin or update spec.digest"
+    )]
     Digest {
         plugin: String,
         expected: String,
         actual: String,
     },
 
-    #[error("plugin '{plugin}': not a valid WebAssembly component; build it for wasm32-wasip2 (or componentize a core module)")]
+    #[error(
+        "plugin '{plugin}': not a valid WebAssembly component; build it for wasm32-wasip2 (or componentize a core module)"
+    )]
     Compile {
         plugin: String,
         #[source]
@@ -74,7 +78,9 @@ pub enum Error {
         limit: u64,
     },
 
-    #[error("plugin '{plugin}' returned {size} bytes from '{step}', over the limit of {limit}; raise spec.limits.maxOutput or render less")]
+    #[error(
+        "plugin '{plugin}' returned {size} bytes from '{step}', over the limit of {limit}; raise spec.limits.maxOutput or render less"
+    )]
     OutputTooLarge {
         plugin: String,
         step: &'static str,

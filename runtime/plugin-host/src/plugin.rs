@@ -118,15 +118,26 @@ impl Plugin {
         limits: Limits,
     ) -> Result<Plugin> {
         let ty = component.component_type();
-        let exports: Vec<String> = ty.exports(&inner.engine).map(|(n, _)| n.to_owned()).collect();
-        let imports: Vec<String> = ty.imports(&inner.engine).map(|(n, _)| n.to_owned()).collect();
-        let link = |message: String| Error::Link { plugin: name.into(), message };
+        let exports: Vec<String> = ty
+            .exports(&inner.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let imports: Vec<String> = ty
+            .imports(&inner.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let link = |message: String| Error::Link {
+            plugin: name.into(),
+            message,
+        };
         let pre = inner.linker.instantiate_pre(&component).map_err(|e| {
             link(format!("imports something Sluice does not provide ({e}); plugins may import only sluice:plugin@0.1.0 capabilities and WASI 0.2"))
         })?;
         let has = |f: &str| exports.iter().any(|e| e == f);
         let shape = |e: wasmtime::Error| {
-            link(format!("its exports do not match the sluice:plugin@0.1.0 world ({e}); rebuild it against this WIT"))
+            link(format!(
+                "its exports do not match the sluice:plugin@0.1.0 world ({e}); rebuild it against this WIT"
+            ))
         };
         let world = if has("render") {
             WorldPre::Renderer(renderer::RendererPre::new(pre).map_err(shape)?)
@@ -169,7 +180,10 @@ impl Plugin {
             return Err(Error::WrongWorld {
                 plugin: name.to_string(),
                 expected: detected,
-                found: format!("it exports the {detected} world but its metadata says kind {}", metadata.kind),
+                found: format!(
+                    "it exports the {detected} world but its metadata says kind {}",
+                    metadata.kind
+                ),
             });
         }
         let schema_value: Value = serde_json::from_str(&schema).map_err(|e| Error::Schema {
@@ -293,7 +307,11 @@ impl Plugin {
     }
 
     /// Runs a renderer with `artifact_dir` preopened read-only at `/artifact`.
-    pub async fn render(&self, artifact_dir: &Path, request: RenderRequest) -> Result<RenderResult> {
+    pub async fn render(
+        &self,
+        artifact_dir: &Path,
+        request: RenderRequest,
+    ) -> Result<RenderResult> {
         let WorldPre::Renderer(pre) = &self.shared.world else {
             return Err(self.wrong_world(PluginKind::Renderer));
         };
@@ -320,7 +338,10 @@ impl Plugin {
         self.check_size(
             "render",
             match &out {
-                Ok(r) => convert::manifests_size(&r.manifests) + convert::diagnostics_size(&r.diagnostics),
+                Ok(r) => {
+                    convert::manifests_size(&r.manifests)
+                        + convert::diagnostics_size(&r.diagnostics)
+                }
                 Err(d) => convert::diagnostics_size(d),
             },
         )?;

@@ -35,7 +35,9 @@ pub struct PluginState {
 
 impl std::fmt::Debug for PluginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginState").field("plugin", &self.plugin).finish_non_exhaustive()
+        f.debug_struct("PluginState")
+            .field("plugin", &self.plugin)
+            .finish_non_exhaustive()
     }
 }
 

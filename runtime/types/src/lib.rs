@@ -16,7 +16,7 @@ pub use diagnostic::{
 };
 pub use load::{LoadError, Loaded, Objects};
 pub use object::{
-    FailureAction, ObjectMeta, Object, PluginLimits, PluginRef, PluginSpec, PolicyRef,
-    PolicySetSpec, ReleaseSpec, SourceSpec, API_VERSION,
+    API_VERSION, FailureAction, Object, ObjectMeta, PluginLimits, PluginRef, PluginSpec, PolicyRef,
+    PolicySetSpec, ReleaseSpec, SourceSpec,
 };
 pub use report::{PolicyOutcome, ReleaseReport};

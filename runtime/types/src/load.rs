@@ -115,7 +115,8 @@ impl Objects {
             let kind = doc.get("kind").and_then(Value::as_str).unwrap_or("");
             // Points at the bad field's own line when it can be found.
             let at_field = |(path, m): (String, String), what: &str| {
-                let line = crate::locate::field_position(text, line, &path).map_or(line, |(l, _)| l);
+                let line =
+                    crate::locate::field_position(text, line, &path).map_or(line, |(l, _)| l);
                 LoadError {
                     file: file.to_path_buf(),
                     line,
@@ -129,12 +130,19 @@ impl Objects {
             let what = format!("{kind} '{}'", meta.name);
             let spec_err = |e| at_field(e, &what);
             let object = match kind {
-                "Source" => Object::Source(meta, field::<SourceSpec>(&doc, "spec").map_err(spec_err)?),
-                "Release" => Object::Release(meta, field::<ReleaseSpec>(&doc, "spec").map_err(spec_err)?),
-                "PolicySet" => {
-                    Object::PolicySet(meta, field::<PolicySetSpec>(&doc, "spec").map_err(spec_err)?)
+                "Source" => {
+                    Object::Source(meta, field::<SourceSpec>(&doc, "spec").map_err(spec_err)?)
                 }
-                "Plugin" => Object::Plugin(meta, field::<PluginSpec>(&doc, "spec").map_err(spec_err)?),
+                "Release" => {
+                    Object::Release(meta, field::<ReleaseSpec>(&doc, "spec").map_err(spec_err)?)
+                }
+                "PolicySet" => Object::PolicySet(
+                    meta,
+                    field::<PolicySetSpec>(&doc, "spec").map_err(spec_err)?,
+                ),
+                "Plugin" => {
+                    Object::Plugin(meta, field::<PluginSpec>(&doc, "spec").map_err(spec_err)?)
+                }
                 other => {
                     return Err(at(format!(
                         "unknown kind '{other}'; {API_VERSION} has Source, Release, PolicySet and Plugin"
@@ -171,9 +179,9 @@ impl Objects {
 
     /// The object of `kind` named `name` in `namespace`.
     pub fn find(&self, kind: &str, namespace: &str, name: &str) -> Option<&Loaded> {
-        self.items.iter().find(|o| {
-            o.object.kind() == kind && o.name() == name && o.namespace() == namespace
-        })
+        self.items
+            .iter()
+            .find(|o| o.object.kind() == kind && o.name() == name && o.namespace() == namespace)
     }
 
     /// `Plugin` objects in declaration order.
@@ -206,16 +214,17 @@ fn field<T: DeserializeOwned>(doc: &Value, name: &str) -> Result<T, (String, Str
     let value = doc.get(name).cloned().unwrap_or(Value::Null);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { name.to_owned() } else { format!("{name}.{path}") };
+        let path = if path == "." {
+            name.to_owned()
+        } else {
+            format!("{name}.{path}")
+        };
         (path, e.into_inner().to_string())
     })
 }
 
 fn is_yaml(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> LoadError {
@@ -254,7 +263,9 @@ spec:
         assert_eq!(o.items.len(), 1);
         let r = &o.items[0];
         assert_eq!(r.line, 6);
-        let Object::Release(_, spec) = &r.object else { panic!() };
+        let Object::Release(_, spec) = &r.object else {
+            panic!()
+        };
         assert_eq!(spec.policies[0].failure_action, crate::FailureAction::Audit);
         assert_eq!(spec.path, "./");
     }
@@ -266,7 +277,8 @@ spec:
         let e = o.parse_into(Path::new("x.yaml"), &bad).unwrap_err();
         assert_eq!(e.line, 15, "points at the failureAction line");
         assert!(
-            e.message.starts_with("Release 'web': spec.policies[0].failureAction: unknown variant"),
+            e.message
+                .starts_with("Release 'web': spec.policies[0].failureAction: unknown variant"),
             "{}",
             e.message
         );
@@ -277,7 +289,11 @@ spec:
         let mut o = Objects::default();
         let bad = RELEASE.replace("renderer:", "rendrer:");
         let e = o.parse_into(Path::new("x.yaml"), &bad).unwrap_err();
-        assert!(e.message.contains("unknown field `rendrer`"), "{}", e.message);
+        assert!(
+            e.message.contains("unknown field `rendrer`"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

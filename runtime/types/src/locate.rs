@@ -55,7 +55,9 @@ pub fn field_position(text: &str, doc_line: u32, field_path: &str) -> Option<(u3
                     let key = join_keys(&segments[i..end])?;
                     entries.iter().find(|(k, _, _)| *k == key).map(|e| (end, e))
                 });
-                let Some((end, (_, key_at, value))) = found else { break };
+                let Some((end, (_, key_at, value))) = found else {
+                    break;
+                };
                 current = value;
                 at = *key_at;
                 i = end;
@@ -169,14 +171,23 @@ spec:
 
     #[test]
     fn finds_fields_in_the_right_document() {
-        assert_eq!(field_position(TEXT, 6, "spec.template.spec.containers[1].image"), Some((19, 11)));
-        assert_eq!(field_position(TEXT, 6, "metadata.labels.app.kubernetes.io/name"), Some((11, 5)));
+        assert_eq!(
+            field_position(TEXT, 6, "spec.template.spec.containers[1].image"),
+            Some((19, 11))
+        );
+        assert_eq!(
+            field_position(TEXT, 6, "metadata.labels.app.kubernetes.io/name"),
+            Some((11, 5))
+        );
         assert_eq!(field_position(TEXT, 1, "metadata.name"), Some((4, 3)));
     }
 
     #[test]
     fn missing_parts_give_the_deepest_existing_field() {
-        assert_eq!(field_position(TEXT, 6, "spec.template.spec.containers[0].resources.limits"), Some((16, 11)));
+        assert_eq!(
+            field_position(TEXT, 6, "spec.template.spec.containers[0].resources.limits"),
+            Some((16, 11))
+        );
         assert_eq!(field_position(TEXT, 99, "metadata"), None);
     }
 }

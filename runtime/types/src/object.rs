@@ -161,6 +161,8 @@ pub struct PluginSpec {
 }
 
 /// Any Sluice object, by `kind`.
+// A handful of these live per run; boxing the larger specs buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     Source(ObjectMeta, SourceSpec),

@@ -26,7 +26,11 @@ impl FromStr for ByteSize {
             "k" => 1_000,
             "M" => 1_000_000,
             "G" => 1_000_000_000,
-            _ => return Err(format!("'{s}' has an unknown unit '{unit}'; use Ki, Mi, Gi, k, M or G")),
+            _ => {
+                return Err(format!(
+                    "'{s}' has an unknown unit '{unit}'; use Ki, Mi, Gi, k, M or G"
+                ));
+            }
         };
         n.checked_mul(mult)
             .map(ByteSize)
@@ -38,7 +42,7 @@ impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
         for (unit, size) in [("Gi", 1u64 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
-            if b >= size && b % size == 0 {
+            if b >= size && b.is_multiple_of(size) {
                 return write!(f, "{}{unit}", b / size);
             }
         }
@@ -85,7 +89,7 @@ impl FromStr for Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             write!(f, "{ms}ms")
         } else {
             write!(f, "{}s", ms / 1000)
@@ -132,7 +136,12 @@ mod tests {
         assert_eq!("256Mi".parse::<ByteSize>().unwrap().0, 256 << 20);
         assert_eq!("1G".parse::<ByteSize>().unwrap().0, 1_000_000_000);
         assert_eq!("1024".parse::<ByteSize>().unwrap().0, 1024);
-        assert!("12Xi".parse::<ByteSize>().unwrap_err().contains("unknown unit"));
+        assert!(
+            "12Xi"
+                .parse::<ByteSize>()
+                .unwrap_err()
+                .contains("unknown unit")
+        );
         assert_eq!(ByteSize(64 << 20).to_string(), "64Mi");
     }
 

@@ -25,28 +25,54 @@ impl http::Host for PluginState {
 }
 
 impl git::Host for PluginState {
-    async fn list_refs(&mut self, _: String, _: Option<String>) -> Result<Vec<git::RemoteRef>, CapabilityError> {
+    async fn list_refs(
+        &mut self,
+        _: String,
+        _: Option<String>,
+    ) -> Result<Vec<git::RemoteRef>, CapabilityError> {
         self.denied("git")
     }
-    async fn checkout(&mut self, _: String, _: String, _: Option<String>) -> Result<(), CapabilityError> {
+    async fn checkout(
+        &mut self,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<(), CapabilityError> {
         self.denied("git")
     }
 }
 
 impl oci::Host for PluginState {
-    async fn list_tags(&mut self, _: String, _: Option<String>) -> Result<Vec<String>, CapabilityError> {
+    async fn list_tags(
+        &mut self,
+        _: String,
+        _: Option<String>,
+    ) -> Result<Vec<String>, CapabilityError> {
         self.denied("oci")
     }
-    async fn get_manifest(&mut self, _: String, _: Option<String>) -> Result<oci::ManifestInfo, CapabilityError> {
+    async fn get_manifest(
+        &mut self,
+        _: String,
+        _: Option<String>,
+    ) -> Result<oci::ManifestInfo, CapabilityError> {
         self.denied("oci")
     }
-    async fn extract_layer(&mut self, _: String, _: String, _: Option<String>) -> Result<(), CapabilityError> {
+    async fn extract_layer(
+        &mut self,
+        _: String,
+        _: String,
+        _: Option<String>,
+    ) -> Result<(), CapabilityError> {
         self.denied("oci")
     }
 }
 
 impl cosign::Host for PluginState {
-    async fn verify(&mut self, _: String, _: Vec<cosign::Signer>) -> Result<cosign::Verified, CapabilityError> {
+    async fn verify(
+        &mut self,
+        _: String,
+        _: Vec<cosign::Signer>,
+    ) -> Result<cosign::Verified, CapabilityError> {
         self.denied("cosign")
     }
 }
@@ -58,10 +84,22 @@ impl secrets::Host for PluginState {
 }
 
 impl kube::Host for PluginState {
-    async fn get(&mut self, _: String, _: String, _: Option<String>, _: String) -> Result<Option<String>, CapabilityError> {
+    async fn get(
+        &mut self,
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: String,
+    ) -> Result<Option<String>, CapabilityError> {
         self.denied("kube")
     }
-    async fn list(&mut self, _: String, _: String, _: Option<String>, _: Option<String>) -> Result<Vec<String>, CapabilityError> {
+    async fn list(
+        &mut self,
+        _: String,
+        _: String,
+        _: Option<String>,
+        _: Option<String>,
+    ) -> Result<Vec<String>, CapabilityError> {
         self.denied("kube")
     }
 }

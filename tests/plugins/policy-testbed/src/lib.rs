@@ -35,7 +35,13 @@ impl Guest for Testbed {
 
     fn evaluate(request: EvaluateRequest) -> Result<Evaluation, Vec<Diagnostic>> {
         let mode = |m: &str| request.config.contains(&format!("\"{m}\""));
-        let allow = |mutated| Ok(Evaluation { verdict: Verdict::Allow, diagnostics: Vec::new(), mutated });
+        let allow = |mutated| {
+            Ok(Evaluation {
+                verdict: Verdict::Allow,
+                diagnostics: Vec::new(),
+                mutated,
+            })
+        };
         if mode("loop") {
             let mut n: u64 = 0;
             loop {
