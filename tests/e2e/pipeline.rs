@@ -11,7 +11,7 @@ kind: Source
 metadata: {name: app}
 spec:
   url: file://./app
-  config: {ignore: ["drafts/", "*.md"]}
+  config: {ignore: ["drafts/", "*.md", "**/tmp/*.yaml"]}
 ---
 apiVersion: sluice.dev/v1alpha1
 kind: PolicySet
@@ -46,6 +46,10 @@ spec:
       containers:
         - name: web
           image: nginx
+        - name: pinned
+          image: localhost:5000/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+        - name: tagged
+          image: localhost:5000/app:1.2
 ";
 
 const LIST: &str = r#"{"apiVersion": "v1", "kind": "List", "items": [
@@ -83,6 +87,7 @@ async fn renders_checks_and_locates_findings() {
         ("app/deploy/notes.txt", "not yaml"),
         ("app/deploy/README.md", "ignored by the source"),
         ("app/drafts/x.yaml", "ignored: true"),
+        ("app/deploy/tmp/scratch.yaml", "ignored: true"),
         ("app/deploy/values.yaml", "replicas: 3\n"),
     ]);
     let report = run(dir.path(), OBJECTS, Mode::Check).await.unwrap();
@@ -134,6 +139,12 @@ async fn renders_checks_and_locates_findings() {
         ("guardrails", Verdict::Deny)
     );
     assert!(own.blocks());
+    assert_eq!(
+        own.diagnostics.len(),
+        1,
+        "pinned and tagged images pass: {:?}",
+        own.diagnostics
+    );
     let d = &own.diagnostics[0];
     assert_eq!(d.code.as_deref(), Some("latest-tag"));
     assert_eq!(

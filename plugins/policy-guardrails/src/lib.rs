@@ -278,18 +278,3 @@ fn finding(
 }
 
 export!(Guardrails);
-
-#[cfg(test)]
-mod tests {
-    use super::floats;
-
-    #[test]
-    fn floating_images() {
-        assert!(floats("nginx"));
-        assert!(floats("nginx:latest"));
-        assert!(floats("localhost:5000/app"));
-        assert!(!floats("localhost:5000/app:1.2"));
-        assert!(!floats("nginx@sha256:abcd"));
-        assert!(!floats("ghcr.io/org/app:v1"));
-    }
-}

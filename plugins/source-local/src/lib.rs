@@ -216,18 +216,3 @@ fn error(message: String, path: Option<&Path>) -> Diagnostic {
 }
 
 export!(Local);
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("*.md", "docs/README.md"));
-        assert!(glob_match("docs/", "docs/a.yaml"));
-        assert!(glob_match("**/test/*.yaml", "a/b/test/x.yaml"));
-        assert!(!glob_match("docs/*.yaml", "other/docs/a.yaml"));
-        assert!(glob_match("/docs/*.yaml", "docs/a.yaml"));
-        assert!(!glob_match("*.yaml", "a.yml"));
-    }
-}

@@ -37,8 +37,9 @@ pub enum Command {
 /// Which objects to read and which releases to run.
 #[derive(Debug, Args)]
 pub struct Selection {
-    /// A YAML file of Sluice objects, or a directory whose *.yaml files hold them
-    pub path: PathBuf,
+    /// YAML files of Sluice objects, or directories whose *.yaml files hold them
+    #[arg(required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
     /// Only this release (by name)
     #[arg(long)]
     pub release: Option<String>,
@@ -49,7 +50,7 @@ pub enum PluginCommand {
     /// Built-in plugins, and Plugin objects declared in PATH
     List {
         /// Objects to read Plugin declarations from
-        path: Option<PathBuf>,
+        paths: Vec<PathBuf>,
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
@@ -57,9 +58,9 @@ pub enum PluginCommand {
     Inspect {
         /// A built-in name, a Plugin object's name (with --from) or a .wasm file
         plugin: String,
-        /// Objects to read Plugin declarations from
+        /// Objects to read Plugin declarations from (repeatable)
         #[arg(long)]
-        from: Option<PathBuf>,
+        from: Vec<PathBuf>,
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },

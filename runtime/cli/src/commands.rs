@@ -17,14 +17,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Build(selection) => build(host, &selection).await,
         Command::Check { selection, output } => check(host, &selection, output).await,
-        Command::Plugin(PluginCommand::List { path, output }) => {
-            list(host, path.as_deref(), output).await
-        }
+        Command::Plugin(PluginCommand::List { paths, output }) => list(host, &paths, output).await,
         Command::Plugin(PluginCommand::Inspect {
             plugin,
             from,
             output,
-        }) => inspect(host, &plugin, from.as_deref(), output).await,
+        }) => inspect(host, &plugin, &from, output).await,
     }
 }
 
@@ -39,8 +37,17 @@ fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("sluice-plugins"))
 }
 
-fn load(path: &Path) -> Result<Objects> {
-    Ok(Objects::load(path)?)
+fn load(paths: &[PathBuf]) -> Result<Objects> {
+    let mut objects = Objects::default();
+    for path in paths {
+        objects.read(path)?;
+    }
+    Ok(objects)
+}
+
+fn shown(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    names.join(", ")
 }
 
 fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a Loaded>> {
@@ -50,10 +57,10 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
         .collect();
     if releases.is_empty() {
         match &selection.release {
-            Some(name) => bail!("no Release named '{name}' in {}", selection.path.display()),
+            Some(name) => bail!("no Release named '{name}' in {}", shown(&selection.paths)),
             None => bail!(
                 "no Release objects (apiVersion sluice.dev/v1alpha1, kind Release) in {}",
-                selection.path.display()
+                shown(&selection.paths)
             ),
         }
     }
@@ -61,7 +68,7 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
 }
 
 async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
-    let objects = load(&selection.path)?;
+    let objects = load(&selection.paths)?;
     let releases: Vec<Loaded> = selected(&objects, selection)?
         .into_iter()
         .cloned()
@@ -78,7 +85,7 @@ async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
 }
 
 async fn check(host: PluginHost, selection: &Selection, format: Format) -> Result<ExitCode> {
-    let objects = load(&selection.path)?;
+    let objects = load(&selection.paths)?;
     let releases: Vec<Loaded> = selected(&objects, selection)?
         .into_iter()
         .cloned()
@@ -108,8 +115,8 @@ async fn check(host: PluginHost, selection: &Selection, format: Format) -> Resul
     })
 }
 
-async fn list(host: PluginHost, path: Option<&Path>, format: Format) -> Result<ExitCode> {
-    let objects = path.map(load).transpose()?.unwrap_or_default();
+async fn list(host: PluginHost, paths: &[PathBuf], format: Format) -> Result<ExitCode> {
+    let objects = load(paths)?;
     let mut rows = Vec::new();
     for b in sluice_builtins::BUILTINS {
         let p = host.load(b.name, b.wasm, None, None).await?;
@@ -144,7 +151,7 @@ async fn list(host: PluginHost, path: Option<&Path>, format: Format) -> Result<E
 async fn inspect(
     host: PluginHost,
     name: &str,
-    from: Option<&Path>,
+    from: &[PathBuf],
     format: Format,
 ) -> Result<ExitCode> {
     let plugin: Plugin = if name.ends_with(".wasm") {
@@ -154,7 +161,7 @@ async fn inspect(
             .unwrap_or(name);
         host.load_file(stem, Path::new(name), None, None).await?
     } else {
-        let objects = from.map(load).transpose()?.unwrap_or_default();
+        let objects = load(from)?;
         let pipeline = Pipeline::new(host, objects);
         match pipeline.catalog().get(name, "default").await {
             Ok(p) => p,

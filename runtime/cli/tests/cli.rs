@@ -178,3 +178,54 @@ fn plugin_list_and_inspect() {
         text(&out.stderr).contains("plugin 'helm' is neither built in (guardrails, local, plain)")
     );
 }
+
+#[test]
+fn policies_baseline_enforces_and_audits() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = std::fs::read_to_string(repo().join("examples/quickstart-denied/sluice.yaml"))
+        .unwrap()
+        .replace(
+            "  policies:\n",
+            "  policySetRefs: [{name: baseline}]\n  policies:\n",
+        )
+        .replace(
+            "file://./app",
+            &format!(
+                "file://{}",
+                repo().join("examples/quickstart-denied/app").display()
+            ),
+        );
+    let release = dir.path().join("release.yaml");
+    std::fs::write(&release, objects).unwrap();
+    let out = sluice(&[
+        "check",
+        release.to_str().unwrap(),
+        "policies/baseline.yaml",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<(String, String, String)> = v[0]["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["policy"].as_str().unwrap().to_owned(),
+                p["failureAction"].as_str().unwrap().to_owned(),
+                p["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |p: &str, a: &str, v: &str| (p.to_owned(), a.to_owned(), v.to_owned());
+    assert_eq!(
+        verdicts,
+        [
+            expect("guardrails", "Enforce", "deny"),
+            expect("pinned-images", "Enforce", "deny"),
+            expect("recommended-labels", "Audit", "deny"),
+            expect("resource-limits", "Audit", "deny"),
+        ]
+    );
+}

@@ -63,6 +63,14 @@ impl Objects {
     /// (not below it, so manifest trees next to the objects are left alone).
     /// Documents of other API groups are skipped.
     pub fn load(path: &Path) -> Result<Objects, LoadError> {
+        let mut objects = Objects::default();
+        objects.read(path)?;
+        Ok(objects)
+    }
+
+    /// Like [`load`](Self::load), adding to the objects already read; a
+    /// name declared twice across files is an error.
+    pub fn read(&mut self, path: &Path) -> Result<(), LoadError> {
         let files = if path.is_dir() {
             let entries = std::fs::read_dir(path).map_err(|e| io_error(path, e))?;
             let mut files: Vec<PathBuf> = entries
@@ -80,12 +88,11 @@ impl Objects {
                 message: "no such file or directory".into(),
             });
         };
-        let mut objects = Objects::default();
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|e| io_error(&file, e))?;
-            objects.parse_into(&file, &text)?;
+            self.parse_into(&file, &text)?;
         }
-        Ok(objects)
+        Ok(())
     }
 
     /// Parses one file's text; `file` is used for locations and relative paths.

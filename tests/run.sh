@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up this machine (tests/setup.sh) and runs every check and test:
+# formatting, clippy on the host and guest workspaces, and all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tests/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice-target}"
+guests=(plugins tests/plugins)
+
+cargo fmt --all --check
+for ws in "${guests[@]}"; do (cd "$ws" && cargo fmt --all --check); done
+
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+for ws in "${guests[@]}"; do
+  (cd "$ws" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/wasm" \
+    cargo clippy --target wasm32-wasip2 --quiet -- -D warnings)
+done
+
+cargo test --workspace
