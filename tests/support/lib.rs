@@ -2,7 +2,7 @@
 //! a plugin host with a private cache, and manifest builders.
 
 use serde_json::{Value, json};
-use sluice_plugin_host::{HostConfig, Limits, PluginHost};
+use sluice_plugin_host::{HostConfig, Limits, PluginHost, PoolConfig};
 use sluice_types::Manifest;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,7 +27,14 @@ pub fn host(cache: &Path) -> PluginHost {
             max_output: 8 << 20,
             max_log_lines: 100,
         },
-        ..HostConfig::default()
+        // Tests run many hosts at once; each reserves address space for its pool.
+        pool: PoolConfig {
+            total_component_instances: 16,
+            total_core_instances: 128,
+            total_memories: 64,
+            total_tables: 64,
+            ..PoolConfig::default()
+        },
     })
     .expect("plugin host")
 }

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", output::printable(&format!("{e:#}")));
             ExitCode::from(2)
         }
     }

@@ -23,8 +23,22 @@ pub fn yaml_stream(documents: &[Value]) -> Result<String> {
 /// Source and renderer findings go to stderr so stdout stays a clean stream.
 pub fn print_diagnostics(release: &str, diagnostics: &[Diagnostic]) {
     for d in diagnostics {
-        eprintln!("{}: {release}: {d}", d.severity);
+        eprintln!("{}: {release}: {}", d.severity, printable(&d.to_string()));
     }
+}
+
+/// Plugin text without control characters, so a plugin cannot drive the
+/// terminal with escape sequences.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// A fixed-width table; the last column is not padded.
@@ -67,7 +81,7 @@ pub fn check_table(results: &[(String, Result<ReleaseReport, Error>)]) -> String
                     "error".into(),
                     e.reason().into(),
                 ]);
-                let _ = writeln!(details, "\n{name}: error: {e}");
+                let _ = writeln!(details, "\n{name}: error: {}", printable(&e.to_string()));
             }
             Ok(report) => {
                 if report.policies.is_empty() {
@@ -107,7 +121,12 @@ pub fn check_table(results: &[(String, Result<ReleaseReport, Error>)]) -> String
                                 .as_deref()
                                 .map(|c| format!(" [{c}]"))
                                 .unwrap_or_default();
-                            let _ = writeln!(details, "  {:<7} {d}{code}", d.severity.to_string());
+                            let _ = writeln!(
+                                details,
+                                "  {:<7} {}{code}",
+                                d.severity.to_string(),
+                                printable(&d.to_string())
+                            );
                         }
                     }
                 }
@@ -116,7 +135,12 @@ pub fn check_table(results: &[(String, Result<ReleaseReport, Error>)]) -> String
                     .iter()
                     .filter(|d| d.severity != Severity::Info)
                 {
-                    let _ = writeln!(details, "{}: {name}: {d}", d.severity);
+                    let _ = writeln!(
+                        details,
+                        "{}: {name}: {}",
+                        d.severity,
+                        printable(&d.to_string())
+                    );
                 }
             }
         }
