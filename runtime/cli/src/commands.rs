@@ -67,13 +67,18 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
     Ok(releases)
 }
 
-async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
+/// The pipeline over the selected inputs and the releases to run.
+fn prepare(host: PluginHost, selection: &Selection) -> Result<(Pipeline, Vec<Loaded>)> {
     let objects = load(&selection.paths)?;
-    let releases: Vec<Loaded> = selected(&objects, selection)?
+    let releases = selected(&objects, selection)?
         .into_iter()
         .cloned()
         .collect();
-    let pipeline = Pipeline::new(host, objects);
+    Ok((Pipeline::new(host, objects), releases))
+}
+
+async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
+    let (pipeline, releases) = prepare(host, selection)?;
     let mut documents = Vec::new();
     for release in &releases {
         let report = pipeline.run(release, Mode::Build).await?;
@@ -85,12 +90,7 @@ async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
 }
 
 async fn check(host: PluginHost, selection: &Selection, format: Format) -> Result<ExitCode> {
-    let objects = load(&selection.paths)?;
-    let releases: Vec<Loaded> = selected(&objects, selection)?
-        .into_iter()
-        .cloned()
-        .collect();
-    let pipeline = Pipeline::new(host, objects);
+    let (pipeline, releases) = prepare(host, selection)?;
     let mut results = Vec::new();
     for release in &releases {
         results.push((

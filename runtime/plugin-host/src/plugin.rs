@@ -109,6 +109,20 @@ macro_rules! describe {
     }};
 }
 
+/// Instantiates `$pre` in a fresh store for `$sandbox` and calls `$call`
+/// under the plugin's deadline, classifying any failure.
+macro_rules! guarded {
+    ($self:ident, $step:literal, $sandbox:expr, $pre:expr, $call:ident, $req:expr) => {{
+        let mut store = $self.store($sandbox)?;
+        let fut = async {
+            let i = $pre.instantiate_async(&mut store).await?;
+            i.$call(&mut store, $req).await
+        };
+        let raw = tokio::time::timeout($self.timeout(), fut).await;
+        $self.finish($step, &store, raw)?
+    }};
+}
+
 impl Plugin {
     pub(crate) async fn prepare(
         inner: Arc<Inner>,
@@ -282,21 +296,8 @@ impl Plugin {
             source: source_dir,
             artifact: Some((artifact_dir, FsPerms::ReadWrite)),
         };
-        let mut store = self.store(sandbox)?;
-        let fut = async {
-            let i = pre.instantiate_async(&mut store).await?;
-            i.call_fetch(&mut store, &req).await
-        };
-        let raw = tokio::time::timeout(self.timeout(), fut).await;
-        let out = self.finish("fetch", &store, raw)?;
-        self.check_size(
-            "fetch",
-            match &out {
-                Ok(r) => convert::diagnostics_size(&r.diagnostics),
-                Err(d) => convert::diagnostics_size(d),
-            },
-        )?;
-        let out = out.map_err(|d| self.failed("fetch", d))?;
+        let out = guarded!(self, "fetch", sandbox, pre, call_fetch, &req);
+        let out = self.settle("fetch", out, |r| convert::diagnostics_size(&r.diagnostics))?;
         Ok(FetchResult {
             outcome: match out.outcome {
                 source::FetchOutcome::Unchanged => FetchOutcome::Unchanged,
@@ -328,24 +329,10 @@ impl Plugin {
             source: None,
             artifact: Some((artifact_dir, FsPerms::ReadOnly)),
         };
-        let mut store = self.store(sandbox)?;
-        let fut = async {
-            let i = pre.instantiate_async(&mut store).await?;
-            i.call_render(&mut store, &req).await
-        };
-        let raw = tokio::time::timeout(self.timeout(), fut).await;
-        let out = self.finish("render", &store, raw)?;
-        self.check_size(
-            "render",
-            match &out {
-                Ok(r) => {
-                    convert::manifests_size(&r.manifests)
-                        + convert::diagnostics_size(&r.diagnostics)
-                }
-                Err(d) => convert::diagnostics_size(d),
-            },
-        )?;
-        let out = out.map_err(|d| self.failed("render", d))?;
+        let out = guarded!(self, "render", sandbox, pre, call_render, &req);
+        let out = self.settle("render", out, |r| {
+            convert::manifests_size(&r.manifests) + convert::diagnostics_size(&r.diagnostics)
+        })?;
         let manifests = self.manifests("render", out.manifests)?;
         Ok(RenderResult {
             manifests,
@@ -373,24 +360,18 @@ impl Plugin {
             manifests: manifests.iter().map(convert::manifest_to_wit).collect(),
             config: config.to_string(),
         };
-        let mut store = self.store(Sandbox::default())?;
-        let fut = async {
-            let i = pre.instantiate_async(&mut store).await?;
-            i.call_evaluate(&mut store, &req).await
-        };
-        let raw = tokio::time::timeout(self.timeout(), fut).await;
-        let out = self.finish("evaluate", &store, raw)?;
-        self.check_size(
+        let out = guarded!(
+            self,
             "evaluate",
-            match &out {
-                Ok(r) => {
-                    r.mutated.as_deref().map_or(0, convert::manifests_size)
-                        + convert::diagnostics_size(&r.diagnostics)
-                }
-                Err(d) => convert::diagnostics_size(d),
-            },
-        )?;
-        let out = out.map_err(|d| self.failed("evaluate", d))?;
+            Sandbox::default(),
+            pre,
+            call_evaluate,
+            &req
+        );
+        let out = self.settle("evaluate", out, |r| {
+            r.mutated.as_deref().map_or(0, convert::manifests_size)
+                + convert::diagnostics_size(&r.diagnostics)
+        })?;
         let mutated = match out.mutated {
             Some(ms) => Some(self.manifests("evaluate", ms)?),
             None => None,
@@ -419,16 +400,24 @@ impl Plugin {
         classify(&self.shared.name, step, &self.shared.limits, store, raw)
     }
 
-    fn check_size(&self, step: &'static str, size: u64) -> Result<()> {
-        check_size(&self.shared.name, step, size, &self.shared.limits)
-    }
-
-    fn failed(&self, step: &'static str, diagnostics: Vec<wit::Diagnostic>) -> Error {
-        Error::Failed {
+    /// Applies the output cap to what the plugin returned (a failure report
+    /// counts too) and turns a reported failure into [`Error::Failed`].
+    fn settle<T>(
+        &self,
+        step: &'static str,
+        out: std::result::Result<T, Vec<wit::Diagnostic>>,
+        size: impl FnOnce(&T) -> u64,
+    ) -> Result<T> {
+        let bytes = match &out {
+            Ok(v) => size(v),
+            Err(d) => convert::diagnostics_size(d),
+        };
+        check_size(&self.shared.name, step, bytes, &self.shared.limits)?;
+        out.map_err(|diagnostics| Error::Failed {
             plugin: self.name().into(),
             step,
             diagnostics: convert::diagnostics(diagnostics),
-        }
+        })
     }
 
     fn manifests(&self, step: &'static str, ms: Vec<wit::Manifest>) -> Result<Vec<Manifest>> {
