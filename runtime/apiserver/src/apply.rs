@@ -69,9 +69,17 @@ pub fn apply(
         .flat_map(|e| e.fields.iter().cloned())
         .collect();
     let owned = |p: &FieldPath| applied.contains(p) || owned_by_others.contains(p);
+    // An item or map (`.`) whose members others still own stays; the
+    // applier's own members of it are pruned one by one.
+    let others_inside = |p: &FieldPath| {
+        p.last().is_some_and(|e| e == ".")
+            && owned_by_others
+                .iter()
+                .any(|o| o.len() >= p.len() && o[..p.len() - 1] == p[..p.len() - 1])
+    };
     let mut pruned: Vec<&FieldPath> = previous
         .difference(&applied)
-        .filter(|p| !owned(p))
+        .filter(|p| !owned(p) && !others_inside(p))
         .collect();
     pruned.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for path in &pruned {

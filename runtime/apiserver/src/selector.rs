@@ -37,8 +37,8 @@ pub struct Selector {
 }
 
 impl Selector {
-    /// Parses both selectors; `kind` names the resource for the "field label
-    /// not supported" error.
+    /// Parses both selectors; `plural` decides which field labels are
+    /// supported, as each real resource has its own.
     pub fn parse(
         labels: Option<&str>,
         fields: Option<&str>,

@@ -146,6 +146,12 @@ impl ApiError {
         error
     }
 
+    /// 422 without field causes: a patch that cannot be applied, a missing
+    /// field manager.
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(422, "Invalid", message)
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "BadRequest", message)
     }

@@ -145,6 +145,29 @@ async fn fields_no_longer_applied_are_removed_unless_shared() {
         ["a", "c"],
         "b pruned, c kept for bob"
     );
+
+    let labelled = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cfg", "labels": {"owner": "alice"}}, "data": {"a": "1"}});
+    cms.patch("cfg", &alice, &Patch::Apply(&labelled))
+        .await
+        .expect("alice labels");
+    cms.patch(
+        "cfg",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "ops"}}})),
+    )
+    .await
+    .expect("someone else adds a label");
+    let unlabelled = cms
+        .patch("cfg", &alice, &Patch::Apply(cm(json!({"a": "1"}))))
+        .await
+        .expect("alice drops her labels");
+    let labels = unlabelled.metadata.labels.expect("labels map kept");
+    assert_eq!(
+        labels.keys().collect::<Vec<_>>(),
+        ["team"],
+        "only alice's label pruned"
+    );
 }
 
 #[tokio::test]
