@@ -1,6 +1,7 @@
 //! The one path every write goes through: scope isolation, server-owned
 //! metadata, generation, managedFields, validation, no-op detection,
 //! finalizer completion and dry-run.
+
 use serde_json::{Value, json};
 
 use super::crd::{accept_crd, is_crd};

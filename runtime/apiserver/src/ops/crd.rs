@@ -1,5 +1,6 @@
 //! CustomResourceDefinitions: their validation and the status the
 //! apiextensions controllers would give them.
+
 use serde_json::{Value, json};
 
 use super::Target;

@@ -1,6 +1,7 @@
 //! Deletion: finalizers hold an object (with `deletionTimestamp` set) until
 //! they are gone, namespaces take their content along, CRDs their custom
 //! resources.
+
 use serde_json::{Value, json};
 
 use super::commit::finalizers;
@@ -12,6 +13,9 @@ use crate::selector::Selector;
 use crate::status::ApiError;
 use crate::store::State;
 
+/// DELETE of one object: preconditions, then gone at once or (with
+/// finalizers, and always for namespaces) marked and kept until they are.
+/// `propagationPolicy` is accepted; there is no garbage collector to honour it.
 pub fn delete(state: &mut State, t: &Target, options: &DeleteOptions) -> Answer {
     let old = state
         .get(&t.key(), &t.namespace, &t.name)
@@ -104,6 +108,7 @@ pub fn delete_collection(
     ))
 }
 
+/// A deleted object as `deletecollection` lists it: its type and name.
 fn reference_item(info: &ResourceInfo, namespace: &str, name: &str) -> Value {
     let mut meta = json!({"name": name});
     if !namespace.is_empty() {

@@ -1,5 +1,6 @@
 //! What a real server rejects before storing: bad names, missing or
 //! terminating namespaces, malformed CustomResourceDefinitions.
+
 use serde_json::Value;
 
 use super::Target;

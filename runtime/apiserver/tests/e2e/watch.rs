@@ -172,3 +172,29 @@ async fn kube_runtime_watcher_sees_changes() {
         .expect("object");
     assert_eq!(name(&seen), "after");
 }
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events() {
+    let cluster = Cluster::start().await;
+    let cms: Api<ConfigMap> = cluster.api("default");
+    for n in ["a", "b"] {
+        cms.create(&PostParams::default(), &config_map(n, json!({})))
+            .await
+            .expect("created");
+    }
+    let mut events = watcher(cms.clone(), watcher::Config::default().streaming_lists()).boxed();
+    let mut initial = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("in time")
+            .expect("event")
+            .expect("no error");
+        match event {
+            watcher::Event::InitApply(cm) => initial.push(name(&cm)),
+            watcher::Event::InitDone => break,
+            _ => {}
+        }
+    }
+    assert_eq!(initial, ["a", "b"]);
+}
