@@ -16,6 +16,7 @@ mod error;
 mod managed_fields;
 mod merge;
 mod ops;
+mod partial;
 mod persist;
 mod readiness;
 mod request;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue, USER_AGENT};
+use hyper::header::{ACCEPT, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
@@ -20,6 +20,7 @@ use tokio::sync::watch as signal;
 use crate::discovery;
 use crate::managed_fields::Scope;
 use crate::ops::{self, DeleteOptions, ListOptions, PatchKind, Target, WriteOptions};
+use crate::partial;
 use crate::readiness;
 use crate::request::{Query, ResourcePath, Route, route};
 use crate::selector::Selector;
@@ -146,6 +147,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         method: parts.method.clone(),
         content_type: header(CONTENT_TYPE).to_owned(),
         user_agent: header(USER_AGENT).to_owned(),
+        metadata_only: partial::requested(header(ACCEPT)),
         query,
         body,
     };
@@ -176,6 +178,7 @@ struct Parsed {
     method: Method,
     content_type: String,
     user_agent: String,
+    metadata_only: bool,
     query: Query,
     body: Bytes,
 }
@@ -193,7 +196,7 @@ fn resource(
     };
     let query = &request.query;
     if request.method == Method::GET && target.name.is_empty() && query.flag("watch") {
-        return match watch_request(&target, query) {
+        return match watch_request(&target, query, request.metadata_only) {
             Ok(watch) => {
                 let body = watch::start(shared.clone(), &state, watch);
                 let mut response = Response::new(body.boxed());
@@ -221,6 +224,11 @@ fn resource(
             {
                 readiness::schedule(shared.clone(), target.info.clone(), value.clone(), delay);
             }
+            let value = if request.metadata_only {
+                partial::answer(value)
+            } else {
+                value
+            };
             json_response(code, &value)
         }
         Err(error) => error_response(&error),
@@ -359,7 +367,11 @@ fn delete_options(request: &Parsed) -> Result<DeleteOptions, ApiError> {
     })
 }
 
-fn watch_request(target: &Target, query: &Query) -> Result<WatchRequest, ApiError> {
+fn watch_request(
+    target: &Target,
+    query: &Query,
+    metadata_only: bool,
+) -> Result<WatchRequest, ApiError> {
     let start = match query.get("resourceVersion") {
         None | Some("0") => Start::Now,
         Some(rv) => Start::After(
@@ -379,5 +391,6 @@ fn watch_request(target: &Target, query: &Query) -> Result<WatchRequest, ApiErro
         timeout,
         bookmarks: query.flag("allowWatchBookmarks"),
         initial_events_end: initial,
+        metadata_only,
     })
 }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
 use crate::ops::{Target, present};
+use crate::partial;
 use crate::selector::Selector;
 use crate::server::Shared;
 use crate::status::ApiError;
@@ -41,6 +42,20 @@ pub struct WatchRequest {
     /// `sendInitialEvents=true`: end the initial ADDED events with a bookmark
     /// annotated `k8s.io/initial-events-end`.
     pub initial_events_end: bool,
+    /// Events carry `PartialObjectMetadata` instead of whole objects.
+    pub metadata_only: bool,
+}
+
+impl WatchRequest {
+    /// An object as this watch sends it.
+    fn shape(&self, object: &Value) -> Value {
+        let object = present(&self.target.info, object.clone());
+        if self.metadata_only {
+            partial::object(&object)
+        } else {
+            object
+        }
+    }
 }
 
 /// A response body fed from a channel, one event per chunk.
@@ -94,7 +109,7 @@ pub fn start(shared: Arc<Shared>, state: &State, request: WatchRequest) -> Chann
                 (!request.target.namespace.is_empty()).then_some(request.target.namespace.as_str());
             for object in state.list(&request.target.info.storage_key(), namespace) {
                 if request.selector.matches(object) {
-                    first.push(line("ADDED", present(&request.target.info, object.clone())));
+                    first.push(line("ADDED", request.shape(object)));
                 }
             }
             if request.initial_events_end {
@@ -179,10 +194,7 @@ fn scan(state: &State, request: &WatchRequest, from: &mut u64) -> Result<Vec<Byt
             (_, true, false) => "DELETED",
             (_, false, false) => continue,
         };
-        out.push(line(
-            kind,
-            present(&request.target.info, event.object.clone()),
-        ));
+        out.push(line(kind, request.shape(&event.object)));
     }
     *from = state.resource_version();
     Ok(out)

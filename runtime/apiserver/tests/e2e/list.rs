@@ -128,3 +128,44 @@ async fn pagination_with_limit_and_continue() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn metadata_only_and_delete_collection() {
+    let cluster = Cluster::start().await;
+    let cms = seed(&cluster).await;
+    let meta = cms.get_metadata("a").await.expect("metadata only");
+    assert_eq!(
+        meta.types.map(|t| t.kind).as_deref(),
+        Some("PartialObjectMetadata")
+    );
+    assert_eq!(meta.metadata.labels.expect("labels")["app"], "web");
+    let listed = cms
+        .list_metadata(&ListParams::default().labels("app=db"))
+        .await
+        .expect("metadata list");
+    assert_eq!(listed.items.len(), 2);
+
+    let stale = kube::api::DeleteParams::default().preconditions(kube::api::Preconditions {
+        resource_version: Some("1".into()),
+        uid: None,
+    });
+    let refused = api_error(cms.delete("a", &stale).await);
+    assert_eq!((refused.code, refused.reason.as_str()), (409, "Conflict"));
+
+    let gone = cms
+        .delete_collection(
+            &Default::default(),
+            &ListParams::default().labels("app=web"),
+        )
+        .await
+        .expect("delete collection");
+    let deleted: Vec<String> = gone
+        .left()
+        .expect("list")
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    assert_eq!(deleted, ["a", "b"]);
+    assert_eq!(names(&cms, &ListParams::default()).await, ["c", "d", "e"]);
+}
