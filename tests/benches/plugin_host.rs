@@ -35,28 +35,42 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// p50 and p99 of `evaluate` with no manifests, back to back: each call
+/// instantiates a fresh instance from the plugin's `InstancePre`. The first
+/// tenth is warm-up.
 async fn call_latency(
     plugin: &Plugin,
     config: &serde_json::Value,
-    warmup: usize,
     n: usize,
 ) -> (Duration, Duration) {
-    for _ in 0..warmup {
-        plugin
-            .evaluate("file://bench", "sha256:0", &[], config)
-            .await
-            .unwrap();
-    }
     let mut samples = Vec::with_capacity(n);
-    for _ in 0..n {
+    for i in 0..n + n / 10 {
         let t = Instant::now();
         plugin
             .evaluate("file://bench", "sha256:0", &[], config)
             .await
             .unwrap();
-        samples.push(t.elapsed());
+        if i >= n / 10 {
+            samples.push(t.elapsed());
+        }
     }
     percentiles(samples)
+}
+
+fn row(name: &str, (p50, p99): (Duration, Duration), base: Option<Duration>) {
+    let ratio = base
+        .map(|b| {
+            format!(
+                "   {:.1}x the Rust testbed",
+                p50.as_secs_f64() / b.as_secs_f64()
+            )
+        })
+        .unwrap_or_default();
+    println!(
+        "{name:<34} p50 {:>8.1} µs   p99 {:>8.1} µs{ratio}",
+        us(p50),
+        us(p99)
+    );
 }
 
 /// Median of `runs` fresh loads: with an empty cache (compile) and with a
@@ -84,7 +98,7 @@ async fn load_times(name: &str, wasm: &[u8], runs: usize) -> (Duration, Duration
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let python = std::env::args().skip(1).find(|a| a.ends_with(".wasm"));
+    let python_wasm = std::env::args().skip(1).find(|a| a.ends_with(".wasm"));
     let cache = tempfile::tempdir().unwrap();
     let h = host(cache.path());
     let testbed = h
@@ -93,12 +107,6 @@ async fn main() {
         .unwrap();
 
     println!("## instantiate + call from a warm InstancePre (evaluate, no manifests)");
-    let (p50, p99) = call_latency(&testbed, &mode("allow"), 1000, 20_000).await;
-    println!(
-        "rust testbed      p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(p50),
-        us(p99)
-    );
     let guardrails = h
         .load(
             "guardrails",
@@ -108,23 +116,26 @@ async fn main() {
         )
         .await
         .unwrap();
-    let (g50, g99) = call_latency(&guardrails, &json!({}), 1000, 20_000).await;
-    println!(
-        "rust guardrails   p50 {:>8.1} µs   p99 {:>8.1} µs",
-        us(g50),
-        us(g99)
+    let python = match &python_wasm {
+        Some(py) => Some(
+            h.load_file("require-resources", Path::new(py), None, None)
+                .await
+                .unwrap(),
+        ),
+        None => None,
+    };
+    let rust = call_latency(&testbed, &mode("allow"), 20_000).await;
+    row("rust testbed (trivial policy)", rust, None);
+    row(
+        "rust guardrails (builtin policy)",
+        call_latency(&guardrails, &json!({}), 20_000).await,
+        Some(rust.0),
     );
     if let Some(py) = &python {
-        let plugin = h
-            .load_file("require-resources", Path::new(py), None, None)
-            .await
-            .unwrap();
-        let (y50, y99) = call_latency(&plugin, &json!({}), 200, 2_000).await;
-        println!(
-            "python example    p50 {:>8.1} µs   p99 {:>8.1} µs   ({:.1}× the Rust testbed p50)",
-            us(y50),
-            us(y99),
-            y50.as_secs_f64() / p50.as_secs_f64()
+        row(
+            "python require-resources",
+            call_latency(py, &json!({}), 2_000).await,
+            Some(rust.0),
         );
     }
 
@@ -148,7 +159,7 @@ async fn main() {
         c.as_secs_f64() * 1e3,
         l.as_secs_f64() * 1e3
     );
-    if let Some(py) = &python {
+    if let Some(py) = &python_wasm {
         let wasm = std::fs::read(py).unwrap();
         let (c, l) = load_times("require-resources", &wasm, 2).await;
         println!(

@@ -34,6 +34,10 @@ pub struct PoolConfig {
     pub table_elements: usize,
     /// Upper bound of any plugin's memory limit.
     pub max_memory_size: usize,
+    /// Bytes of each memory and table slot kept mapped between calls and
+    /// reset in place, instead of returned to the kernel: interpreted guests
+    /// touch megabytes per call, and refaulting them dominated their calls.
+    pub keep_resident: usize,
 }
 
 impl Default for PoolConfig {
@@ -48,6 +52,7 @@ impl Default for PoolConfig {
             max_core_instances_per_component: 64,
             table_elements: 256 * 1024,
             max_memory_size: 4 << 30,
+            keep_resident: 32 << 20,
         }
     }
 }
@@ -102,7 +107,10 @@ impl PluginHost {
             .table_elements(p.table_elements)
             .max_memory_size(p.max_memory_size)
             .max_core_instance_size(4 << 20)
-            .max_component_instance_size(4 << 20);
+            .max_component_instance_size(4 << 20)
+            .linear_memory_keep_resident(p.keep_resident)
+            .table_keep_resident(p.keep_resident)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
