@@ -52,7 +52,11 @@ impl PluginState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .wall_clock(FrozenClock);
+            .wall_clock(FrozenClock)
+            // Artifact files are local: reading them on this thread beats a
+            // hop to tokio's blocking pool for every file operation. Must be
+            // set before the preopens, which capture it.
+            .allow_blocking_current_thread(true);
         if let Some(dir) = sandbox.source {
             wasi.preopened_dir(dir, "/source", FsPerms::ReadOnly)?;
         }
