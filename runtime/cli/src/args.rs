@@ -32,6 +32,24 @@ pub enum Command {
     /// List and inspect plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run a local playground Kubernetes API server (not a real cluster) until interrupted
+    Playground(Playground),
+}
+
+#[derive(Debug, Args)]
+pub struct Playground {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Keep the objects in this file across restarts
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Where to write the kubeconfig [default: ~/.cache/sluice/playground.kubeconfig]
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Simulated controllers make workloads ready this long after each change
+    #[arg(long, default_value = "2s")]
+    pub ready_after: sluice_types::quantity::Duration,
 }
 
 /// Which objects to read and which releases to run.

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Playground(options) = &cli.command {
+        return crate::playground::run(options).await;
+    }
     let host = PluginHost::new(HostConfig {
         cache_dir: Some(cache_dir(cli.cache_dir)),
         ..HostConfig::default()
@@ -23,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             from,
             output,
         }) => inspect(host, &plugin, &from, output).await,
+        Command::Playground(_) => unreachable!("handled before the plugin host starts"),
     }
 }
 

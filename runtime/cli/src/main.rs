@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod output;
+mod playground;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_time()
+        .enable_all()
         .build()
     {
         Ok(r) => r,

@@ -229,3 +229,63 @@ fn policies_baseline_enforces_and_audits() {
         ]
     );
 }
+
+#[test]
+fn playground_serves_the_api_writes_a_kubeconfig_and_stops_on_sigterm() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    let state = dir.path().join("state.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["playground", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--state")
+        .arg(&state)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !kubeconfig.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no kubeconfig written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    let server = config
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: http://"))
+        .expect("a server URL in the kubeconfig")
+        .to_owned();
+    let mut conn = std::net::TcpStream::connect(&server).unwrap();
+    write!(
+        conn,
+        "GET /api/v1/namespaces/default HTTP/1.1\r\nHost: {server}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"name\":\"default\""), "{answer}");
+
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(exit.success(), "{stderr}");
+    assert!(stderr.contains("NOT a real cluster"), "{stderr}");
+    assert!(stderr.contains("sluice playground stopped"), "{stderr}");
+    assert!(state.exists(), "the state file is kept");
+}
