@@ -1,0 +1,65 @@
+use std::time::Duration;
+
+use serde_json::json;
+use sluice_apiserver::Options;
+use sluice_apply::{ApplyOptions, Error};
+
+use crate::support::{PAUSE, TestCluster, config_map, deployment, manifests};
+
+#[tokio::test]
+async fn wait_returns_once_workloads_are_ready() {
+    let cluster =
+        TestCluster::with(Options::default().with_readiness(Duration::from_millis(300))).await;
+    let ns = cluster.namespace("ready").await;
+    let set = manifests([
+        deployment(&ns, "web", 2, PAUSE),
+        config_map(&ns, "settings", json!({"k": "v"})),
+    ]);
+    let mut applier = cluster.applier("ready", &ns, ApplyOptions::default());
+    let report = applier.apply(&set).await.expect("apply");
+    let objects: Vec<_> = report.objects.iter().map(|r| r.object.clone()).collect();
+
+    let mut rounds = Vec::new();
+    applier
+        .wait(&objects, Duration::from_secs(60), |p| {
+            rounds.push((p.ready, p.total))
+        })
+        .await
+        .expect("ready in time");
+    assert_eq!(rounds.last(), Some(&(2, 2)));
+    if cluster.local {
+        assert!(
+            rounds.len() > 1,
+            "the deployment was not ready at once: {rounds:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wait_timeout_names_each_object_and_why() {
+    // No simulated controllers locally; an image that never pulls on a real cluster.
+    let cluster = TestCluster::start().await;
+    let ns = cluster.namespace("late").await;
+    let set = manifests([deployment(&ns, "web", 3, "registry.invalid/never:1")]);
+    let mut applier = cluster.applier("late", &ns, ApplyOptions::default());
+    let report = applier.apply(&set).await.expect("apply");
+    let objects: Vec<_> = report.objects.iter().map(|r| r.object.clone()).collect();
+
+    let err = applier
+        .wait(&objects, Duration::from_millis(600), |_| {})
+        .await
+        .expect_err("times out");
+    let message = err.to_string();
+    assert!(matches!(err, Error::WaitTimeout { .. }));
+    assert!(
+        message.contains(&format!("Deployment/{ns}/web: ")),
+        "{message}"
+    );
+    if cluster.local {
+        assert!(
+            message.contains("waiting for the controller to report status"),
+            "{message}"
+        );
+    }
+    assert_eq!(err.reason(), "HealthCheckFailed");
+}
