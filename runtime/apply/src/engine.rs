@@ -100,7 +100,15 @@ impl Applier {
         params
     }
 
-    /// Makes the cluster match `manifests`; see the module docs for the order.
+    /// Makes the cluster match `manifests`: dry-run, CRDs and Namespaces,
+    /// wait for the CRDs to be Established, cluster-scoped objects,
+    /// namespaced objects, prune (when enabled), inventory.
+    ///
+    /// Objects whose CustomResourceDefinition or Namespace is created by
+    /// the same set cannot be dry-run before those exist; they are dry-run
+    /// right after the CRD and Namespace phase, and an error there stops
+    /// the release with only that phase written
+    /// ([`Error::DryRun`] with `after_definitions`).
     pub async fn apply(&mut self, manifests: &[Manifest]) -> Result<ApplyReport, Error> {
         let previous = self.set.load(&self.client).await?;
         let planned = plan(

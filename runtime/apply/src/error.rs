@@ -63,7 +63,7 @@ pub enum Error {
     #[error("ApplySet parent {parent}: {message}")]
     Inventory { parent: String, message: String },
 
-    #[error("{object}: {action}: {source}")]
+    #[error("{object}: {action} failed (transient errors were retried): {source}")]
     Api {
         object: String,
         action: &'static str,

@@ -10,7 +10,7 @@
 //! - A server-side dry-run of the whole set before the first write, so an
 //!   invalid object or a conflict stops the release with nothing changed
 //!   (objects depending on a CRD or Namespace of the same set are dry-run
-//!   right after that phase; see [`engine`]).
+//!   right after that phase; see [`Applier::apply`]).
 //! - An unchanged object is not written: its dry-run result is compared
 //!   with the live object.
 //! - Inventory as a kubectl ApplySet (KEP-3659), pruning (opt-in), health
@@ -19,7 +19,7 @@
 mod apply;
 mod diff;
 mod discovery;
-pub mod engine;
+mod engine;
 mod error;
 mod health;
 mod inventory;

@@ -75,6 +75,21 @@ impl ApplyReport {
         counts
     }
 
+    /// The objects now in the cluster as the set wants them (created,
+    /// configured or unchanged): what to [`wait`](crate::Applier::wait) for.
+    pub fn applied(&self) -> Vec<ResourceRef> {
+        self.objects
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.action,
+                    Action::Created | Action::Configured | Action::Unchanged
+                )
+            })
+            .map(|r| r.object.clone())
+            .collect()
+    }
+
     /// The action taken on `object` (`Kind/namespace/name`), if it was handled.
     pub fn action(&self, object: &str) -> Option<&Action> {
         self.objects

@@ -70,6 +70,7 @@ async fn first_apply_creates_then_reapply_writes_nothing_then_change_configures(
         .data
         .expect("data");
     assert_eq!(data["mode"], "two");
+    cluster.cleanup().await;
 }
 
 #[tokio::test]
@@ -90,4 +91,5 @@ async fn kinds_not_served_are_named_with_their_api_version() {
     assert!(message.contains("nothing.example.invalid/v1"), "{message}");
     assert_eq!(err.reason(), "KindNotServed");
     assert_eq!(cluster.writes(), 1, "only the test's namespace was written");
+    cluster.cleanup().await;
 }

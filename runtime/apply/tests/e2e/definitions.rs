@@ -10,6 +10,7 @@ async fn a_crd_and_its_custom_resource_in_one_set() {
     let cluster = TestCluster::start().await;
     let ns = cluster.namespace("crd").await;
     let group = format!("{}.sluice.test", unique("g"));
+    cluster.created_crd(&format!("widgets.{group}"));
     let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": format!("widgets.{group}")},
         "spec": {"group": group, "scope": "Namespaced",
@@ -48,12 +49,14 @@ async fn a_crd_and_its_custom_resource_in_one_set() {
         "{report}"
     );
     assert_eq!(cluster.writes(), writes);
+    cluster.cleanup().await;
 }
 
 #[tokio::test]
 async fn a_namespace_created_by_the_same_set() {
     let cluster = TestCluster::start().await;
     let ns = unique("fresh");
+    cluster.created_namespace(&ns);
     let set = manifests([
         config_map(&ns, "inside", json!({"k": "v"})),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
@@ -77,4 +80,5 @@ async fn a_namespace_created_by_the_same_set() {
         .await
         .expect("parent in the new namespace");
     assert!(parent.data.expect("data")["inventory"].contains("\"kind\":\"Namespace\""));
+    cluster.cleanup().await;
 }

@@ -99,4 +99,5 @@ async fn diff_shows_changes_additions_and_prunes_without_writing() {
         "{:?}",
         coloured[0].text
     );
+    cluster.cleanup().await;
 }

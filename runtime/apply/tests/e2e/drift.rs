@@ -69,4 +69,5 @@ async fn hand_edits_conflict_without_force_and_are_corrected_with_it() {
         .data
         .expect("data");
     assert_eq!(data["color"], "blue");
+    cluster.cleanup().await;
 }

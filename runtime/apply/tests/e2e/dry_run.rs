@@ -41,4 +41,5 @@ async fn an_invalid_object_stops_the_release_before_any_write() {
             .expect("get")
             .is_none()
     );
+    cluster.cleanup().await;
 }

@@ -85,4 +85,5 @@ async fn prune_deletes_what_left_the_set_but_not_what_opted_out_or_belongs_elsew
     let report = keep.apply(&[]).await.expect("empty apply");
     assert_eq!(report.objects.len(), 0);
     assert!(config_maps.get_opt("stays").await.expect("get").is_some());
+    cluster.cleanup().await;
 }

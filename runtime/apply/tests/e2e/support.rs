@@ -2,14 +2,20 @@
 //! or a fresh local API server. Every client counts the requests that could
 //! change something (not GETs, not dry-runs), so tests can prove a no-op
 //! apply writes nothing.
+//!
+//! A real cluster is reached with kube's HTTP stack only (TLS is off in
+//! this workspace for now): point the kubeconfig at `kubectl proxy`
+//! (`server: http://127.0.0.1:8001`). Every test works in namespaces (and
+//! CRD groups) of its own and deletes them when it passes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, PostParams};
 use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -23,6 +29,8 @@ pub struct TestCluster {
     writes: Arc<AtomicUsize>,
     /// Whether this is the local server (simulated readiness applies).
     pub local: bool,
+    /// Namespaces and CRDs to delete from a real cluster afterwards.
+    created: Mutex<Vec<(&'static str, String)>>,
     _server: Option<ApiServer>,
 }
 
@@ -58,6 +66,7 @@ impl TestCluster {
             client,
             writes,
             local: server.is_some(),
+            created: Mutex::default(),
             _server: server,
         }
     }
@@ -81,7 +90,45 @@ impl TestCluster {
             .create(&PostParams::default(), &ns)
             .await
             .expect("namespace created");
+        self.created_namespace(&name);
         name
+    }
+
+    /// Remembers a namespace a test's set creates, for [`Self::cleanup`].
+    pub fn created_namespace(&self, name: &str) {
+        self.remember("Namespace", name);
+    }
+
+    pub fn created_crd(&self, name: &str) {
+        self.remember("CustomResourceDefinition", name);
+    }
+
+    fn remember(&self, kind: &'static str, name: &str) {
+        if let Ok(mut created) = self.created.lock() {
+            created.push((kind, name.to_owned()));
+        }
+    }
+
+    /// Deletes what the test created on a real cluster (the local server
+    /// goes away with the test).
+    pub async fn cleanup(self) {
+        if self.local {
+            return;
+        }
+        let created = self.created.lock().map(|c| c.clone()).unwrap_or_default();
+        let params = DeleteParams::background();
+        for (kind, name) in created {
+            let result = if kind == "Namespace" {
+                let api: Api<Namespace> = Api::all(self.client.clone());
+                api.delete(&name, &params).await.map(|_| ())
+            } else {
+                let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+                api.delete(&name, &params).await.map(|_| ())
+            };
+            if let Err(e) = result {
+                eprintln!("cleanup of {kind}/{name} failed: {e}");
+            }
+        }
     }
 }
 

@@ -17,7 +17,7 @@ async fn wait_returns_once_workloads_are_ready() {
     ]);
     let mut applier = cluster.applier("ready", &ns, ApplyOptions::default());
     let report = applier.apply(&set).await.expect("apply");
-    let objects: Vec<_> = report.objects.iter().map(|r| r.object.clone()).collect();
+    let objects = report.applied();
 
     let mut rounds = Vec::new();
     applier
@@ -33,6 +33,7 @@ async fn wait_returns_once_workloads_are_ready() {
             "the deployment was not ready at once: {rounds:?}"
         );
     }
+    cluster.cleanup().await;
 }
 
 #[tokio::test]
@@ -43,7 +44,7 @@ async fn wait_timeout_names_each_object_and_why() {
     let set = manifests([deployment(&ns, "web", 3, "registry.invalid/never:1")]);
     let mut applier = cluster.applier("late", &ns, ApplyOptions::default());
     let report = applier.apply(&set).await.expect("apply");
-    let objects: Vec<_> = report.objects.iter().map(|r| r.object.clone()).collect();
+    let objects = report.applied();
 
     let err = applier
         .wait(&objects, Duration::from_millis(600), |_| {})
@@ -62,4 +63,5 @@ async fn wait_timeout_names_each_object_and_why() {
         );
     }
     assert_eq!(err.reason(), "HealthCheckFailed");
+    cluster.cleanup().await;
 }
