@@ -185,6 +185,25 @@ mod tests {
     }
 
     #[test]
+    fn stateful_and_daemon_sets() {
+        let sts = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"generation": 1},
+            "spec": {"replicas": 2}, "status": {"observedGeneration": 1, "readyReplicas": 2, "updatedReplicas": 1}});
+        assert_eq!(
+            assess(&sts),
+            Health::InProgress("1 of 2 replicas updated".into())
+        );
+        let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"generation": 1},
+            "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 3, "numberAvailable": 2}});
+        assert_eq!(
+            assess(&ds),
+            Health::InProgress("2 of 3 pods available".into())
+        );
+        let unreported =
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"generation": 1}});
+        assert!(matches!(assess(&unreported), Health::InProgress(_)));
+    }
+
+    #[test]
     fn jobs_claims_services_and_conditions() {
         let job = json!({"apiVersion": "batch/v1", "kind": "Job", "status": {"conditions": [
             {"type": "Failed", "status": "True", "message": "BackoffLimitExceeded"}]}});

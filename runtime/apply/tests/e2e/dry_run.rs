@@ -1,9 +1,9 @@
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::Api;
 use serde_json::json;
 use sluice_apply::{ApplyOptions, Error};
 
-use crate::support::{TestCluster, config_map, manifests};
+use crate::support::{TestCluster, config_map, manifests, unique};
 
 #[tokio::test]
 async fn an_invalid_object_stops_the_release_before_any_write() {
@@ -37,6 +37,51 @@ async fn an_invalid_object_stops_the_release_before_any_write() {
     assert!(
         config_maps
             .get_opt("sluice-invalid")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    cluster.cleanup().await;
+}
+
+#[tokio::test]
+async fn objects_in_a_new_namespace_are_dry_run_after_it_exists() {
+    let cluster = TestCluster::start().await;
+    let ns = unique("later");
+    cluster.created_namespace(&ns);
+    let set = manifests([
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        config_map(&ns, "Bad_Name", json!({"k": "v"})),
+    ]);
+    let err = cluster
+        .applier("later", &ns, ApplyOptions::default())
+        .apply(&set)
+        .await
+        .expect_err("dry-run of the dependent fails");
+    let Error::DryRun {
+        failures,
+        after_definitions,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(after_definitions, "{err}");
+    assert!(
+        err.to_string()
+            .contains("after the set's CustomResourceDefinitions and Namespaces were applied")
+    );
+    assert!(
+        matches!(&failures[0], Error::Rejected { object, .. } if object == &format!("ConfigMap/{ns}/Bad_Name"))
+    );
+    let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+    assert!(
+        namespaces.get_opt(&ns).await.expect("get").is_some(),
+        "the namespace phase ran"
+    );
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
+    assert!(
+        config_maps
+            .get_opt("Bad_Name")
             .await
             .expect("get")
             .is_none()
