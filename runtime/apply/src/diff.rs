@@ -6,7 +6,12 @@
 use serde::Serialize;
 use serde_json::Value;
 use similar::TextDiff;
-use sluice_types::ResourceRef;
+use sluice_types::{Manifest, ResourceRef};
+
+use crate::engine::{Applier, Entry, dependent, new_namespaces};
+use crate::error::Error;
+use crate::plan::plan;
+use crate::prune;
 
 /// How an object would change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +29,57 @@ pub struct ObjectDiff {
     pub object: ResourceRef,
     pub change: Change,
     pub text: String,
+}
+
+impl Applier {
+    /// What applying `manifests` would change, object by object, plus
+    /// (with `prune`) what pruning would delete. Writes nothing.
+    pub async fn diff(
+        &mut self,
+        manifests: &[Manifest],
+        colour: bool,
+    ) -> Result<Vec<ObjectDiff>, Error> {
+        let previous = self.set.load(&self.client).await?;
+        let planned = plan(
+            &self.client,
+            &mut self.resolver,
+            manifests,
+            &self.set.namespace,
+            self.set.id(),
+        )
+        .await?;
+        let mut entries = self.survey(planned).await?;
+        let new_namespaces = new_namespaces(&entries);
+        let ready_now = |e: &Entry| !dependent(&e.planned, &new_namespaces);
+        self.dry_run(&mut entries, ready_now, false).await?;
+        let mut diffs = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let desired = entry.dry_run.as_ref().unwrap_or(&entry.planned.object);
+            let live = entry.live.as_ref().map(clean);
+            diffs.push(render(
+                &entry.planned.reference,
+                live.as_ref(),
+                Some(&clean(desired)),
+                colour,
+            ));
+        }
+        if self.options.prune {
+            let current = entries.iter().map(|e| e.planned.member()).collect();
+            let leaving = prune::leaving(
+                &self.client,
+                &mut self.resolver,
+                &previous,
+                &current,
+                self.set.id(),
+            )
+            .await?;
+            for object in leaving.iter().filter(|l| l.keep.is_none()) {
+                let live = clean(&object.live);
+                diffs.push(render(&object.target.reference, Some(&live), None, colour));
+            }
+        }
+        Ok(diffs)
+    }
 }
 
 /// Metadata the server writes, never part of what a manifest asks for.

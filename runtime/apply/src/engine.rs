@@ -9,18 +9,16 @@
 //! release with only that phase written.
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kube::Client;
 use kube::api::PatchParams;
 use serde_json::Value;
-use sluice_types::{Manifest, ResourceRef};
+use sluice_types::Manifest;
 
 use crate::apply::{drifted_fields, unchanged};
-use crate::diff::{self, ObjectDiff};
 use crate::discovery::Resolver;
 use crate::error::Error;
-use crate::health::{Health, assess};
 use crate::inventory::{ApplySet, Member, PART_OF};
 use crate::order::Phase;
 use crate::plan::{Planned, plan};
@@ -55,8 +53,8 @@ impl Default for ApplyOptions {
 /// Applies one release's manifests to a cluster and keeps its inventory.
 pub struct Applier {
     pub(crate) client: Client,
-    set: ApplySet,
-    options: ApplyOptions,
+    pub(crate) set: ApplySet,
+    pub(crate) options: ApplyOptions,
     pub(crate) resolver: Resolver,
 }
 
@@ -70,11 +68,11 @@ impl std::fmt::Debug for Applier {
 }
 
 /// An object of the plan with what the cluster says about it.
-struct Entry {
-    planned: Planned,
-    live: Option<Value>,
-    dry_run: Option<Value>,
-    skip: Option<String>,
+pub(crate) struct Entry {
+    pub planned: Planned,
+    pub live: Option<Value>,
+    pub dry_run: Option<Value>,
+    pub skip: Option<String>,
 }
 
 impl Applier {
@@ -194,7 +192,7 @@ impl Applier {
     }
 
     /// Reads each resolved object; marks those another ApplySet owns.
-    async fn survey(&self, planned: Vec<Planned>) -> Result<Vec<Entry>, Error> {
+    pub(crate) async fn survey(&self, planned: Vec<Planned>) -> Result<Vec<Entry>, Error> {
         let mut entries = Vec::with_capacity(planned.len());
         for planned in planned {
             let live = match planned.target() {
@@ -218,7 +216,7 @@ impl Applier {
 
     /// Dry-runs the entries `select` picks; every failure is collected so
     /// one run shows them all.
-    async fn dry_run(
+    pub(crate) async fn dry_run(
         &self,
         entries: &mut [Entry],
         select: impl Fn(&Entry) -> bool,
@@ -278,135 +276,10 @@ impl Applier {
             }
         }
     }
-
-    /// Waits until CRD `name` is Established.
-    async fn established(&mut self, name: &str) -> Result<(), Error> {
-        let reference = ResourceRef {
-            api_version: "apiextensions.k8s.io/v1".into(),
-            kind: crate::order::CRD_KIND.into(),
-            namespace: String::new(),
-            name: name.into(),
-        };
-        let deadline = Instant::now() + self.options.crd_timeout;
-        let served = self
-            .resolver
-            .resolve(&self.client, &reference.api_version, &reference.kind)
-            .await
-            .map_err(|e| Error::from_kube(&reference, "discover kind", e))?;
-        let Some(served) = served else {
-            return Err(Error::NotServed {
-                object: reference.to_string(),
-                api_version: reference.api_version,
-                kind: reference.kind,
-            });
-        };
-        let target = crate::target::Target {
-            reference,
-            served,
-            object: Value::Null,
-        };
-        loop {
-            let reason = match target.get(&self.client).await? {
-                Some(live) => match assess(&live) {
-                    Health::Current => return Ok(()),
-                    Health::InProgress(why) | Health::Failed(why) => why,
-                },
-                None => "not found".into(),
-            };
-            if Instant::now() >= deadline {
-                return Err(Error::NotEstablished {
-                    name: name.into(),
-                    timeout: self.options.crd_timeout,
-                    reason,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Resolves a kind its CRD (in the set, now established) defines;
-    /// discovery can lag behind `Established` on real clusters.
-    async fn serve(&mut self, planned: &mut Planned) -> Result<(), Error> {
-        let reference = &planned.reference;
-        let deadline = Instant::now() + self.options.crd_timeout;
-        loop {
-            let served = self
-                .resolver
-                .resolve(&self.client, &reference.api_version, &reference.kind)
-                .await
-                .map_err(|e| Error::from_kube(reference, "discover kind", e))?;
-            if let Some(served) = served {
-                planned.served = Some(served);
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(Error::NotServed {
-                    object: reference.to_string(),
-                    api_version: reference.api_version.clone(),
-                    kind: reference.kind.clone(),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    /// What applying `manifests` would change, object by object, plus
-    /// (with `prune`) what pruning would delete. Writes nothing.
-    pub async fn diff(
-        &mut self,
-        manifests: &[Manifest],
-        colour: bool,
-    ) -> Result<Vec<ObjectDiff>, Error> {
-        let previous = self.set.load(&self.client).await?;
-        let planned = plan(
-            &self.client,
-            &mut self.resolver,
-            manifests,
-            &self.set.namespace,
-            self.set.id(),
-        )
-        .await?;
-        let mut entries = self.survey(planned).await?;
-        let new_namespaces = new_namespaces(&entries);
-        let ready_now = |e: &Entry| !dependent(&e.planned, &new_namespaces);
-        self.dry_run(&mut entries, ready_now, false).await?;
-        let mut diffs = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let desired = entry.dry_run.as_ref().unwrap_or(&entry.planned.object);
-            let live = entry.live.as_ref().map(diff::clean);
-            diffs.push(diff::render(
-                &entry.planned.reference,
-                live.as_ref(),
-                Some(&diff::clean(desired)),
-                colour,
-            ));
-        }
-        if self.options.prune {
-            let current = entries.iter().map(|e| e.planned.member()).collect();
-            let leaving = prune::leaving(
-                &self.client,
-                &mut self.resolver,
-                &previous,
-                &current,
-                self.set.id(),
-            )
-            .await?;
-            for object in leaving.iter().filter(|l| l.keep.is_none()) {
-                let live = diff::clean(&object.live);
-                diffs.push(diff::render(
-                    &object.target.reference,
-                    Some(&live),
-                    None,
-                    colour,
-                ));
-            }
-        }
-        Ok(diffs)
-    }
 }
 
 /// Namespaces the set creates (they do not exist yet).
-fn new_namespaces(entries: &[Entry]) -> HashSet<String> {
+pub(crate) fn new_namespaces(entries: &[Entry]) -> HashSet<String> {
     entries
         .iter()
         .filter(|e| e.planned.is_namespace() && e.live.is_none())
@@ -416,7 +289,7 @@ fn new_namespaces(entries: &[Entry]) -> HashSet<String> {
 
 /// Whether an object can only be dry-run once its CRD or namespace from
 /// the same set exists.
-fn dependent(planned: &Planned, new_namespaces: &HashSet<String>) -> bool {
+pub(crate) fn dependent(planned: &Planned, new_namespaces: &HashSet<String>) -> bool {
     planned.served.is_none()
         || (planned.namespaced && new_namespaces.contains(&planned.reference.namespace))
 }

@@ -17,6 +17,7 @@
 //!   checks with a bounded wait, diffs and drift reports.
 
 mod apply;
+mod crd;
 mod diff;
 mod discovery;
 mod engine;
