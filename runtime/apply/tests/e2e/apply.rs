@@ -93,3 +93,28 @@ async fn kinds_not_served_are_named_with_their_api_version() {
     assert_eq!(cluster.writes(), 1, "only the test's namespace was written");
     cluster.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_set_spanning_namespaces_lists_the_others_on_its_parent() {
+    let cluster = TestCluster::start().await;
+    let home = cluster.namespace("home").await;
+    let away = cluster.namespace("away").await;
+    let set = manifests([
+        config_map(&home, "here", json!({"k": "v"})),
+        config_map(&away, "there", json!({"k": "v"})),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "defaulted"}, "data": {}}),
+    ]);
+    let mut applier = cluster.applier("span", &home, ApplyOptions::default());
+    let report = applier.apply(&set).await.expect("apply");
+    assert_eq!(
+        report.action(&format!("ConfigMap/{home}/defaulted")),
+        Some(&Action::Created),
+        "namespaced objects without a namespace go to the release's: {report}"
+    );
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &home);
+    let parent = config_maps.get("sluice-span").await.expect("parent");
+    let annotations = parent.metadata.annotations.expect("annotations");
+    assert_eq!(annotations[labels::ADDITIONAL_NAMESPACES], away);
+    assert_eq!(annotations[labels::GROUP_KINDS], "ConfigMap");
+    cluster.cleanup().await;
+}
