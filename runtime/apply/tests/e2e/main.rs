@@ -8,5 +8,6 @@ mod diff;
 mod drift;
 mod dry_run;
 mod prune;
+mod retry;
 mod support;
 mod wait;

@@ -1,22 +1,28 @@
 //! The cluster a test talks to: the one `SLUICE_TEST_KUBECONFIG` points at,
 //! or a fresh local API server. Every client counts the requests that could
 //! change something (not GETs, not dry-runs), so tests can prove a no-op
-//! apply writes nothing.
+//! apply writes nothing, and can answer the next requests that are not GETs
+//! with injected server errors (429, 5xx) to exercise retries.
 //!
 //! A real cluster is reached with kube's HTTP stack only (TLS is off in
 //! this workspace for now): point the kubeconfig at `kubectl proxy`
 //! (`server: http://127.0.0.1:8001`). Every test works in namespaces (and
 //! CRD groups) of its own and deletes them when it passes.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, PostParams};
-use kube::client::ClientBuilder;
+use kube::client::{Body, ClientBuilder, DynBody};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::{Value, json};
@@ -27,6 +33,7 @@ use sluice_types::Manifest;
 pub struct TestCluster {
     pub client: Client,
     writes: Arc<AtomicUsize>,
+    faults: Faults,
     /// Whether this is the local server (simulated readiness applies).
     pub local: bool,
     /// Namespaces and CRDs to delete from a real cluster afterwards.
@@ -42,6 +49,7 @@ impl TestCluster {
     /// `options` configure the local server; a real cluster ignores them.
     pub async fn with(options: Options) -> TestCluster {
         let writes = Arc::new(AtomicUsize::new(0));
+        let faults = Faults::default();
         let (config, server) = match std::env::var("SLUICE_TEST_KUBECONFIG") {
             Ok(path) => {
                 let kubeconfig =
@@ -60,11 +68,15 @@ impl TestCluster {
         };
         let client = ClientBuilder::try_from(config)
             .expect("client")
-            .with_layer(&CountWrites(writes.clone()))
+            .with_layer(&Intercept {
+                writes: writes.clone(),
+                faults: faults.clone(),
+            })
             .build();
         TestCluster {
             client,
             writes,
+            faults,
             local: server.is_some(),
             created: Mutex::default(),
             _server: server,
@@ -74,6 +86,19 @@ impl TestCluster {
     /// Requests so far that could have changed the cluster.
     pub fn writes(&self) -> usize {
         self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Answers the next requests that are not GETs with these HTTP codes
+    /// instead of sending them (429 asks to retry after a second).
+    pub fn fail_next(&self, codes: &[u16]) {
+        if let Ok(mut queue) = self.faults.lock() {
+            queue.extend(codes);
+        }
+    }
+
+    /// Injected failures not used yet.
+    pub fn faults_left(&self) -> usize {
+        self.faults.lock().map(|q| q.len()).unwrap_or(0)
     }
 
     pub fn applier(&self, release: &str, namespace: &str, options: ApplyOptions) -> Applier {
@@ -173,44 +198,78 @@ pub fn deployment(namespace: &str, name: &str, replicas: u32, image: &str) -> Va
 
 pub const PAUSE: &str = "registry.k8s.io/pause:3.10";
 
-#[derive(Clone)]
-struct CountWrites(Arc<AtomicUsize>);
+type Faults = Arc<Mutex<VecDeque<u16>>>;
 
-impl<S> tower::Layer<S> for CountWrites {
-    type Service = Counted<S>;
-    fn layer(&self, inner: S) -> Counted<S> {
-        Counted {
+#[derive(Clone)]
+struct Intercept {
+    writes: Arc<AtomicUsize>,
+    faults: Faults,
+}
+
+impl<S> tower::Layer<S> for Intercept {
+    type Service = Intercepted<S>;
+    fn layer(&self, inner: S) -> Intercepted<S> {
+        Intercepted {
             inner,
-            writes: self.0.clone(),
+            writes: self.writes.clone(),
+            faults: self.faults.clone(),
         }
     }
 }
 
-struct Counted<S> {
+struct Intercepted<S> {
     inner: S,
     writes: Arc<AtomicUsize>,
+    faults: Faults,
 }
 
-impl<S, B> tower::Service<http::Request<B>> for Counted<S>
+type Answer = http::Response<Box<DynBody>>;
+
+impl<S> tower::Service<http::Request<Body>> for Intercepted<S>
 where
-    S: tower::Service<http::Request<B>>,
+    S: tower::Service<http::Request<Body>, Response = Answer>,
+    S::Future: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = Answer;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = Pin<Box<dyn Future<Output = Result<Answer, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let dry_run = request
-            .uri()
-            .query()
-            .is_some_and(|q| q.contains("dryRun=All"));
-        if request.method() != http::Method::GET && !dry_run {
-            self.writes.fetch_add(1, Ordering::SeqCst);
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        if request.method() != http::Method::GET {
+            let fault = self.faults.lock().ok().and_then(|mut q| q.pop_front());
+            if let Some(code) = fault {
+                let answer = failure(code);
+                return Box::pin(async move { Ok(answer) });
+            }
+            let dry_run = request
+                .uri()
+                .query()
+                .is_some_and(|q| q.contains("dryRun=All"));
+            if !dry_run {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+            }
         }
-        self.inner.call(request)
+        Box::pin(self.inner.call(request))
     }
+}
+
+/// The `Status` answer a busy or broken API server gives.
+fn failure(code: u16) -> Answer {
+    let retry_after = if code == 429 { 1 } else { 0 };
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
+        "reason": if code == 429 { "TooManyRequests" } else { "ServiceUnavailable" },
+        "message": "injected by the test", "details": {"retryAfterSeconds": retry_after}});
+    let body = Full::new(Bytes::from(status.to_string()))
+        .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
+    let mut answer = http::Response::new(Box::new(body) as Box<DynBody>);
+    *answer.status_mut() = http::StatusCode::from_u16(code).expect("status code");
+    answer.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json"),
+    );
+    answer
 }
