@@ -29,6 +29,43 @@ pub enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Render, check and apply the Releases to the cluster; exit 1 if a policy blocks
+    Apply {
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        cluster: Cluster,
+        /// Ask the API server to validate everything, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete objects this release applied before that are gone from it [default: spec.prune]
+        #[arg(long)]
+        prune: bool,
+        /// Take over fields other field managers own (correct drift made with other tools)
+        #[arg(long)]
+        force: bool,
+        /// Wait until the applied objects are healthy
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait may take [default: spec.timeout or 5m]
+        #[arg(long)]
+        timeout: Option<sluice_types::quantity::Duration>,
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Show what applying the Releases would change in the cluster
+    Diff {
+        #[command(flatten)]
+        selection: Selection,
+        #[command(flatten)]
+        cluster: Cluster,
+        /// Also show what pruning would delete [default: spec.prune]
+        #[arg(long)]
+        prune: bool,
+        /// No ANSI colours
+        #[arg(long)]
+        no_color: bool,
+    },
     /// List and inspect plugins
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -61,6 +98,17 @@ pub struct Selection {
     /// Only this release (by name)
     #[arg(long)]
     pub release: Option<String>,
+}
+
+/// Which cluster to talk to.
+#[derive(Debug, Args)]
+pub struct Cluster {
+    /// Kubeconfig file [default: $KUBECONFIG, then ~/.kube/config]
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig [default: its current context]
+    #[arg(long)]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,36 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             from,
             output,
         }) => inspect(host, &plugin, &from, output).await,
+        Command::Apply {
+            selection,
+            cluster,
+            dry_run,
+            prune,
+            force,
+            wait,
+            timeout,
+            output,
+        } => {
+            let (pipeline, releases) = prepare(host, &selection)?;
+            let options = crate::apply::Options {
+                dry_run,
+                prune,
+                force,
+                wait,
+                timeout: timeout.map(|t| t.0),
+                format: output,
+            };
+            crate::apply::apply(&pipeline, &releases, &cluster, &options).await
+        }
+        Command::Diff {
+            selection,
+            cluster,
+            prune,
+            no_color,
+        } => {
+            let (pipeline, releases) = prepare(host, &selection)?;
+            crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
+        }
         Command::Playground(_) => unreachable!("handled before the plugin host starts"),
     }
 }

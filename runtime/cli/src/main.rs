@@ -1,5 +1,6 @@
 //! `sluice`: build, check and inspect releases and plugins.
 
+mod apply;
 mod args;
 mod commands;
 mod output;

@@ -230,30 +230,126 @@ fn policies_baseline_enforces_and_audits() {
     );
 }
 
+/// `sluice playground` as a child process, stopped on drop.
+struct Playground {
+    child: std::process::Child,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Playground {
+    fn start(extra: &[&str]) -> Playground {
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["playground", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(extra)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !kubeconfig.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no kubeconfig written"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        Playground {
+            child,
+            kubeconfig,
+            _dir: dir,
+        }
+    }
+
+    /// `sluice ARGS --kubeconfig THIS`.
+    fn sluice(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--kubeconfig", self.kubeconfig.to_str().unwrap()]);
+        sluice(&all)
+    }
+}
+
+impl Drop for Playground {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn apply_diff_and_policy_gate_against_the_playground() {
+    let pg = Playground::start(&["--ready-after", "300ms"]);
+
+    let out = pg.sluice(&["diff", "examples/quickstart", "--no-color"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "changes pending: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("+++ desired/Deployment/podinfo/podinfo"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = pg.sluice(&["apply", "examples/quickstart", "--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Deployment/podinfo/podinfo would be created (server dry run)")
+    );
+
+    let out = pg.sluice(&["apply", "examples/quickstart", "--wait", "--timeout", "20s"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("Deployment/podinfo/podinfo created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 created, 0 configured, 0 unchanged"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("all 4 objects are healthy"), "{stdout}");
+
+    let out = pg.sluice(&["apply", "examples/quickstart", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = v[0]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unchanged"; 4], "a re-apply changes nothing");
+
+    let out = pg.sluice(&["diff", "examples/quickstart"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A release the policies block never reaches the cluster.
+    let out = pg.sluice(&["apply", "examples/quickstart-denied"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("release 'podinfo' is blocked by policy; nothing was applied")
+    );
+    let out = pg.sluice(&["diff", "examples/quickstart-denied", "--no-color"]);
+    assert!(
+        text(&out.stdout).contains("-  - name: podinfod")
+            || text(&out.stdout).contains("podinfo:latest"),
+        "still the old image live: {}",
+        text(&out.stdout)
+    );
+}
+
 #[test]
 fn playground_serves_the_api_writes_a_kubeconfig_and_stops_on_sigterm() {
     use std::io::{Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    let state = dir.path().join("state.json");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["playground", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .arg("--state")
-        .arg(&state)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !kubeconfig.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no kubeconfig written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let config = std::fs::read_to_string(&kubeconfig).unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = state_dir.path().join("state.json");
+    let mut pg = Playground::start(&["--state", state.to_str().unwrap()]);
+    let config = std::fs::read_to_string(&pg.kubeconfig).unwrap();
     let server = config
         .lines()
         .find_map(|l| l.trim().strip_prefix("server: http://"))
@@ -272,13 +368,13 @@ fn playground_serves_the_api_writes_a_kubeconfig_and_stops_on_sigterm() {
 
     let status = Command::new("kill")
         .arg("-TERM")
-        .arg(child.id().to_string())
+        .arg(pg.child.id().to_string())
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = pg.child.wait().unwrap();
     let mut stderr = String::new();
-    child
+    pg.child
         .stderr
         .take()
         .unwrap()
