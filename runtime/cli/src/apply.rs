@@ -116,10 +116,6 @@ pub async fn apply(
             continue;
         }
         let applied = applier.apply(&report.manifests).await.with_context(at)?;
-        if opts.format == Format::Table {
-            println!("Release '{}' at {}:", release.name(), report.revision);
-            println!("{applied}");
-        }
         let mut healthy = None;
         if opts.wait {
             let Object::Release(_, spec) = &release.object else {
@@ -147,10 +143,15 @@ pub async fn apply(
                 .await;
             bar.finish_and_clear();
             waited.with_context(at)?;
-            if opts.format == Format::Table {
-                println!("all {} objects are healthy", objects.len());
-            }
             healthy = Some(true);
+        }
+        if opts.format == Format::Table {
+            print_applied(
+                release.name(),
+                &report.revision,
+                &applied,
+                healthy.is_some(),
+            );
         }
         results.push(json!({
             "release": release.name(),
@@ -164,6 +165,51 @@ pub async fn apply(
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What was applied, as `kubectl get` lays it out, with health once waited for.
+fn print_applied(release: &str, revision: &str, report: &sluice_apply::ApplyReport, waited: bool) {
+    let rows: Vec<Vec<String>> = report
+        .objects
+        .iter()
+        .map(|o| {
+            let mut action = o.action.to_string();
+            if !o.drifted.is_empty() {
+                action = format!("{action}, drift corrected: {}", o.drifted.join(", "));
+            }
+            let health = match (&o.action, waited) {
+                (sluice_apply::Action::Pruned | sluice_apply::Action::Skipped(_), _) => "-",
+                (_, true) => "Current",
+                (_, false) => "not waited for (--wait)",
+            };
+            vec![
+                o.object.namespace.clone(),
+                o.object.kind.clone(),
+                o.object.name.clone(),
+                health.to_owned(),
+                action,
+            ]
+        })
+        .collect();
+    println!("Release '{release}' at {revision}:");
+    print!(
+        "{}",
+        output::table(&["NAMESPACE", "KIND", "NAME", "HEALTH", "ACTION"], &rows)
+    );
+    let c = report.counts();
+    println!(
+        "{} created, {} configured, {} unchanged, {} pruned, {} skipped{}",
+        c.created,
+        c.configured,
+        c.unchanged,
+        c.pruned,
+        c.skipped,
+        if waited {
+            "; all applied objects are healthy"
+        } else {
+            ""
+        }
+    );
 }
 
 /// Exit 0 when nothing would change, 1 when something would (as `kubectl diff`).

@@ -42,7 +42,7 @@ pub fn printable(text: &str) -> String {
 }
 
 /// A fixed-width table; the last column is not padded.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
