@@ -306,14 +306,15 @@ fn apply_diff_and_policy_gate_against_the_playground() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(
-        stdout.contains("Deployment/podinfo/podinfo created"),
+        stdout.contains("podinfo    Deployment  podinfo         Current  created"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("4 created, 0 configured, 0 unchanged"),
+        stdout.contains(
+            "4 created, 0 configured, 0 unchanged, 0 pruned, 0 skipped; all applied objects are healthy"
+        ),
         "{stdout}"
     );
-    assert!(stdout.contains("all 4 objects are healthy"), "{stdout}");
 
     let out = pg.sluice(&["apply", "examples/quickstart", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
