@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 objects="${1:-1000}"
+command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+command -v kubectl >/dev/null || { echo "kubectl (with kustomize) is needed as the peer" >&2; exit 1; }
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sluice-target}"
 cargo build --quiet --release -p sluice-cli
 sluice="$CARGO_TARGET_DIR/release/sluice"
@@ -57,22 +59,12 @@ spec:
   sourceRef: {name: bench}
   renderer: {plugin: plain}
 YAML
-cat > "$work/check.yaml" <<'YAML'
-apiVersion: sluice.dev/v1alpha1
-kind: Source
-metadata: {name: bench}
-spec: {url: "file://./manifests"}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Release
-metadata: {name: bench}
-spec:
-  sourceRef: {name: bench}
-  renderer: {plugin: plain}
-  policies:
-    - plugin: guardrails
-      config: {requiredLabels: [team], requireResourceLimits: true}
-YAML
+{
+  cat "$work/sluice.yaml"
+  echo "  policies:"
+  echo "    - plugin: guardrails"
+  echo "      config: {requiredLabels: [team], requireResourceLimits: true}"
+} > "$work/check.yaml"
 "$sluice" build "$work/sluice.yaml" > /dev/null   # warm the compile cache
 echo "$(du -sh "$work/manifests" | cut -f1) of YAML, $objects Deployments in $((objects / per_file)) files"
 hyperfine --warmup 3 --min-runs 20 --style basic \
