@@ -4,10 +4,9 @@
 //! apply writes nothing, and can answer the next requests that are not GETs
 //! with injected server errors (429, 5xx) to exercise retries.
 //!
-//! A real cluster is reached with kube's HTTP stack only (TLS is off in
-//! this workspace for now): point the kubeconfig at `kubectl proxy`
-//! (`server: http://127.0.0.1:8001`). Every test works in namespaces (and
-//! CRD groups) of its own and deletes them when it passes.
+//! A real cluster is reached over kube's rustls (aws-lc-rs) stack, so an
+//! ordinary kubeconfig works. Every test works in namespaces (and CRD
+//! groups) of its own and deletes them when it passes.
 
 use std::collections::VecDeque;
 use std::future::Future;
