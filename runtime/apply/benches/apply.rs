@@ -85,7 +85,7 @@ async fn main() {
 
     println!("| step | objects | time | reads | dry-runs | writes | requests per object |");
     println!("|---|---|---|---|---|---|---|");
-    let mut step = async |name: &str, manifests: Vec<Manifest>, prune: bool| {
+    let step = async |name: &str, manifests: Vec<Manifest>, prune: bool| {
         let options = ApplyOptions {
             prune,
             ..ApplyOptions::default()
