@@ -8,9 +8,8 @@ use serde_json::Value;
 use similar::TextDiff;
 use sluice_types::{Manifest, ResourceRef};
 
-use crate::engine::{Applier, Entry, dependent, new_namespaces};
+use crate::engine::Applier;
 use crate::error::Error;
-use crate::plan::plan;
 use crate::prune;
 
 /// How an object would change.
@@ -39,19 +38,7 @@ impl Applier {
         manifests: &[Manifest],
         colour: bool,
     ) -> Result<Vec<ObjectDiff>, Error> {
-        let previous = self.set.load(&self.client).await?;
-        let planned = plan(
-            &self.client,
-            &mut self.resolver,
-            manifests,
-            &self.set.namespace,
-            self.set.id(),
-        )
-        .await?;
-        let mut entries = self.survey(planned).await?;
-        let new_namespaces = new_namespaces(&entries);
-        let ready_now = |e: &Entry| !dependent(&e.planned, &new_namespaces);
-        self.dry_run(&mut entries, ready_now, false).await?;
+        let (previous, entries, _) = self.start(manifests, true).await?;
         let mut diffs = Vec::with_capacity(entries.len());
         for entry in &entries {
             let desired = entry.dry_run.as_ref().unwrap_or(&entry.planned.object);

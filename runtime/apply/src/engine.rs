@@ -108,19 +108,7 @@ impl Applier {
     /// the release with only that phase written
     /// ([`Error::DryRun`] with `after_definitions`).
     pub async fn apply(&mut self, manifests: &[Manifest]) -> Result<ApplyReport, Error> {
-        let previous = self.set.load(&self.client).await?;
-        let planned = plan(
-            &self.client,
-            &mut self.resolver,
-            manifests,
-            &self.set.namespace,
-            self.set.id(),
-        )
-        .await?;
-        let mut entries = self.survey(planned).await?;
-        let new_namespaces = new_namespaces(&entries);
-        let ready_now = |e: &Entry| e.skip.is_none() && !dependent(&e.planned, &new_namespaces);
-        self.dry_run(&mut entries, ready_now, false).await?;
+        let (previous, entries, new_namespaces) = self.start(manifests, false).await?;
 
         let current: HashSet<Member> = entries.iter().map(|e| e.planned.member()).collect();
         let union: BTreeSet<Member> = previous
@@ -192,6 +180,33 @@ impl Applier {
     }
 
     /// Reads each resolved object; marks those another ApplySet owns.
+    /// The common start of apply and diff: the previous inventory, the plan
+    /// with what is live, and a server dry-run of every entry that can have
+    /// one now (not those waiting for a CRD or Namespace of the same set;
+    /// skipped entries only when `dry_run_skipped`). Writes nothing.
+    pub(crate) async fn start(
+        &mut self,
+        manifests: &[Manifest],
+        dry_run_skipped: bool,
+    ) -> Result<(Vec<Member>, Vec<Entry>, HashSet<String>), Error> {
+        let previous = self.set.load(&self.client).await?;
+        let planned = plan(
+            &self.client,
+            &mut self.resolver,
+            manifests,
+            &self.set.namespace,
+            self.set.id(),
+        )
+        .await?;
+        let mut entries = self.survey(planned).await?;
+        let new_namespaces = new_namespaces(&entries);
+        let ready_now = |e: &Entry| {
+            (dry_run_skipped || e.skip.is_none()) && !dependent(&e.planned, &new_namespaces)
+        };
+        self.dry_run(&mut entries, ready_now, false).await?;
+        Ok((previous, entries, new_namespaces))
+    }
+
     pub(crate) async fn survey(&self, planned: Vec<Planned>) -> Result<Vec<Entry>, Error> {
         let mut entries = Vec::with_capacity(planned.len());
         for planned in planned {
