@@ -35,18 +35,12 @@ pub fn simulated(info: &ResourceInfo) -> bool {
 /// Writes the ready status of an object after `delay`, unless it is gone
 /// or was replaced (different uid) in the meantime.
 pub fn schedule(shared: Arc<Shared>, info: ResourceInfo, object: Value, delay: Duration) {
-    let text = |p: &str| {
-        object
-            .pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let (namespace, name, uid) = (
-        text("/metadata/namespace"),
-        text("/metadata/name"),
-        text("/metadata/uid"),
-    );
+    let (namespace, name) = crate::store::object_key(&object);
+    let uid = object
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
         let mut state = shared.lock();
