@@ -257,6 +257,7 @@ impl Pipeline {
                     url: spec.url.clone(),
                     config: spec.config.clone(),
                     last_revision: None,
+                    grants: Default::default(),
                 },
             )
             .await

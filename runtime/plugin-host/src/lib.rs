@@ -12,12 +12,14 @@ pub mod capability;
 mod convert;
 mod engine;
 mod error;
+mod grants;
 mod limits;
 mod plugin;
 mod state;
 
 pub use engine::{HostConfig, PluginHost, PoolConfig};
 pub use error::{ConfigError, Error, Result};
+pub use grants::{Grants, OciGrant, Secret, TransferLimits, UrlPrefix};
 pub use limits::Limits;
 pub use plugin::{
     Evaluation, FetchOutcome, FetchRequest, FetchResult, Plugin, RenderRequest, RenderResult,

@@ -5,6 +5,7 @@ use crate::bindings::{policy, renderer, rollout, source, types as wit};
 use crate::convert;
 use crate::engine::{Inner, TICK};
 use crate::error::{ConfigError, Error, Result};
+use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::state::{PluginState, Sandbox};
 use serde_json::Value;
@@ -26,6 +27,8 @@ pub struct FetchRequest {
     pub url: String,
     pub config: Value,
     pub last_revision: Option<String>,
+    /// Endpoints and secrets the plugin's transports may use.
+    pub grants: Arc<Grants>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +298,7 @@ impl Plugin {
         let sandbox = Sandbox {
             source: source_dir,
             artifact: Some((artifact_dir, FsPerms::ReadWrite)),
+            grants: Some(&request.grants),
         };
         let out = guarded!(self, "fetch", sandbox, pre, call_fetch, &req);
         let out = self.settle("fetch", out, |r| convert::diagnostics_size(&r.diagnostics))?;
@@ -328,6 +332,7 @@ impl Plugin {
         let sandbox = Sandbox {
             source: None,
             artifact: Some((artifact_dir, FsPerms::ReadOnly)),
+            grants: None,
         };
         let out = guarded!(self, "render", sandbox, pre, call_render, &req);
         let out = self.settle("render", out, |r| {

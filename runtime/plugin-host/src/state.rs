@@ -1,8 +1,9 @@
 //! Per-call store state: the WASI context, the memory limiter and the
 //! bookkeeping of the log capability.
 
+use crate::grants::Grants;
 use crate::limits::Limits;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::ResourceLimiter;
@@ -13,13 +14,15 @@ use wasmtime_wasi::{FsPerms, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView
 /// Bytes of a plugin's stderr kept to explain a crash (Rust panics print there).
 const STDERR_KEPT: usize = 16 << 10;
 
-/// Directories granted to one call.
+/// Directories and capability grants given to one call.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sandbox<'a> {
     /// Preopened read-only at `/source`.
     pub source: Option<&'a Path>,
     /// Preopened at `/artifact`, writable for sources, read-only for renderers.
     pub artifact: Option<(&'a Path, FsPerms)>,
+    /// What the capabilities may reach; nothing when `None`.
+    pub grants: Option<&'a Arc<Grants>>,
 }
 
 pub struct PluginState {
@@ -31,6 +34,11 @@ pub struct PluginState {
     pub(crate) log_lines: u32,
     pub(crate) max_log_lines: u32,
     pub(crate) stderr: MemoryOutputPipe,
+    pub(crate) grants: Arc<Grants>,
+    /// Host path of a writable `/artifact`, where transports (Git checkout,
+    /// OCI layers) put what they fetch for the plugin.
+    #[allow(dead_code)] // read by the git and oci capabilities, arriving next
+    pub(crate) artifact_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -63,6 +71,10 @@ impl PluginState {
         if let Some((dir, perms)) = sandbox.artifact {
             wasi.preopened_dir(dir, "/artifact", perms)?;
         }
+        let artifact_dir = sandbox
+            .artifact
+            .filter(|(_, perms)| matches!(perms, FsPerms::ReadWrite))
+            .map(|(dir, _)| dir.to_path_buf());
         Ok(PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -72,6 +84,8 @@ impl PluginState {
             log_lines: 0,
             max_log_lines: limits.max_log_lines,
             stderr,
+            grants: sandbox.grants.cloned().unwrap_or_default(),
+            artifact_dir,
         })
     }
 

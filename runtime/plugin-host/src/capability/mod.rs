@@ -3,6 +3,7 @@
 //! plugin has.
 
 mod log;
+mod secrets;
 mod ungranted;
 
 use crate::bindings::host;

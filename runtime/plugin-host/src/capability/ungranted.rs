@@ -1,15 +1,14 @@
-//! Capabilities that no plugin has been granted. Plugin objects cannot grant
-//! HTTP, Git, OCI, cosign, secrets, Kubernetes or metrics access yet, so the
-//! single answer is a denial that names the capability; each interface gets
-//! its own module when its grant arrives.
+//! Capabilities that no plugin can be granted yet, so the single answer is a
+//! denial that names the capability; each interface gets its own module when
+//! its grant arrives.
 
 use crate::bindings::host::sluice::plugin::{
-    capability_types::CapabilityError, cosign, git, http, kube, metrics, oci, secrets,
+    capability_types::CapabilityError, cosign, git, http, kube, metrics, oci,
 };
 use crate::state::PluginState;
 
 impl PluginState {
-    fn denied<T>(&self, capability: &str) -> Result<T, CapabilityError> {
+    pub(crate) fn denied<T>(&self, capability: &str) -> Result<T, CapabilityError> {
         tracing::warn!(plugin = %self.plugin, capability, "denied a capability the plugin was not granted");
         Err(CapabilityError::Denied(format!(
             "capability '{capability}' is not granted to plugin '{}'",
@@ -74,12 +73,6 @@ impl cosign::Host for PluginState {
         _: Vec<cosign::Signer>,
     ) -> Result<cosign::Verified, CapabilityError> {
         self.denied("cosign")
-    }
-}
-
-impl secrets::Host for PluginState {
-    async fn get(&mut self, _: String) -> Result<Vec<(String, Vec<u8>)>, CapabilityError> {
-        self.denied("secrets")
     }
 }
 
