@@ -257,6 +257,8 @@ impl Pipeline {
                     url: spec.url.clone(),
                     config: spec.config.clone(),
                     last_revision: None,
+                    secret: None,
+                    insecure: false,
                     grants: Default::default(),
                 },
             )

@@ -27,6 +27,10 @@ pub struct FetchRequest {
     pub url: String,
     pub config: Value,
     pub last_revision: Option<String>,
+    /// The secret named by the Source's `spec.secretRef`; it must be in
+    /// `grants.secrets`.
+    pub secret: Option<String>,
+    pub insecure: bool,
     /// Endpoints and secrets the plugin's transports may use.
     pub grants: Arc<Grants>,
 }
@@ -294,6 +298,8 @@ impl Plugin {
             url: request.url,
             config: request.config.to_string(),
             last_revision: request.last_revision,
+            secret: request.secret,
+            insecure: request.insecure,
         };
         let sandbox = Sandbox {
             source: source_dir,
