@@ -1,0 +1,70 @@
+//! YAML reading with the scalar rules of kustomize's YAML 1.2 parser
+//! (`yes` stays a string, `0755` stays a string), and located errors.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    }
+}
+
+fn syntax_error(file: &str, e: &serde_saphyr::Error) -> Error {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line() as u32, l.column() as u32))
+        .unwrap_or((0, 0));
+    let message = e.without_snippet().to_string();
+    let message = message.lines().next().unwrap_or("invalid YAML").to_owned();
+    Error::at(format!("invalid YAML: {message}"), file).line(line, column)
+}
+
+/// Every document of a multi-document file with the line it starts on;
+/// empty documents are left out.
+pub fn documents(file: &str, text: &str) -> Result<Vec<(Value, u32)>> {
+    let docs: Vec<serde_saphyr::Spanned<Value>> =
+        serde_saphyr::from_multiple_with_options(text, options())
+            .map_err(|e| syntax_error(file, &e))?;
+    Ok(docs
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| (d.value, d.referenced.line() as u32))
+        .collect())
+}
+
+/// One document (a kustomization, a patch); null when empty.
+pub fn document(file: &str, text: &str) -> Result<Value> {
+    let mut docs = documents(file, text)?;
+    match docs.len() {
+        0 => Ok(Value::Null),
+        1 => Ok(docs.remove(0).0),
+        _ => Err(Error::at(
+            "expected one YAML document, found several; split them into separate files",
+            file,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_follow_yaml_1_2() {
+        let v = document("f", "a: yes\nb: 0755\nc: true\nd: 1.5\n").unwrap();
+        assert_eq!(v["a"], "yes");
+        assert_eq!(v["b"], "0755");
+        assert_eq!(v["c"], true);
+        assert_eq!(v["d"], 1.5);
+    }
+
+    #[test]
+    fn syntax_errors_have_line_and_column() {
+        let e = documents("k.yaml", "a: b\nc: [d\n").unwrap_err();
+        assert_eq!(e.file.as_deref(), Some("k.yaml"));
+        assert!(e.line >= 2, "{e:?}");
+        assert!(e.column > 0, "{e:?}");
+    }
+}
