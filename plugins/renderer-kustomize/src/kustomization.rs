@@ -240,7 +240,7 @@ pub fn load(fs: &dyn Fs, file: &str) -> Result<Kustomization> {
     }
     let options = serde_saphyr::options! {
         strict_booleans: true,
-        leading_zero_numbers_as_strings: true,
+        legacy_octal_numbers: true,
     };
     let k: Kustomization = serde_saphyr::from_str_with_options(&text, options).map_err(|e| {
         let (line, column) = e

@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum ListMerge {
     Key(&'static str),
+    /// Ports are keyed by number and protocol; kustomize drops a patch item
+    /// that names the protocol where the original does not, or the reverse.
+    Ports(&'static str),
     Primitive,
     Replace,
 }
@@ -55,8 +58,8 @@ fn list_merge(kind: &str, path: &[String]) -> ListMerge {
         .any(|p| p == "containers" || p == "initContainers" || p == "ephemeralContainers");
     match field.as_str() {
         "containers" | "initContainers" | "ephemeralContainers" => ListMerge::Key("name"),
-        "ports" if in_container => ListMerge::Key("containerPort"),
-        "ports" if kind == "Service" && path.len() == 2 => ListMerge::Key("port"),
+        "ports" if in_container => ListMerge::Ports("containerPort"),
+        "ports" if kind == "Service" && path.len() == 2 => ListMerge::Ports("port"),
         "env" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" | "volumes" => {
             ListMerge::Key("name")
         }
@@ -225,52 +228,89 @@ fn merge_list(
             }
             out
         }
-        ListMerge::Key(key) => {
-            let key_of = |v: &Value| v.get(key).cloned();
-            let mut out: Vec<Value> = Vec::new();
-            let mut used = vec![false; orig.len()];
-            let mut deleted = Vec::new();
-            for p in patch {
-                let Some(pm) = p.as_object() else {
-                    out.push(p.clone());
-                    continue;
-                };
-                let pk = key_of(p);
-                let found = pk.as_ref().and_then(|k| {
-                    orig.iter()
-                        .enumerate()
-                        .position(|(i, o)| !used[i] && key_of(o).as_ref() == Some(k))
-                });
-                match directive(pm) {
-                    Some("delete") => {
-                        if let Some(i) = found {
-                            used[i] = true;
-                        }
-                        deleted.push(pk);
-                        continue;
+        ListMerge::Key(key) => merge_keyed(orig, patch, key, false, ctx, path),
+        ListMerge::Ports(key) => {
+            let has_protocol = |v: &Value| v.get("protocol").is_some();
+            let multi = orig.iter().chain(patch).any(has_protocol);
+            merge_keyed(orig, patch, key, multi, ctx, path)
+        }
+    }
+}
+
+/// Merges lists of maps by `key` (and `protocol` too when `with_protocol`).
+///
+/// With one key, kustomize orders the patch's items first, then the
+/// original items it did not mention. With port and protocol, it puts new
+/// items first, then the original items in their order, and drops a patch
+/// item whose protocol is given where the original's is not (or the reverse).
+fn merge_keyed(
+    orig: &[Value],
+    patch: &[Value],
+    key: &str,
+    with_protocol: bool,
+    ctx: &Ctx,
+    path: &mut Vec<String>,
+) -> Vec<Value> {
+    let key_of = |v: &Value| {
+        let k = v.get(key).cloned()?;
+        Some(if with_protocol {
+            Value::Array(vec![k, v.get("protocol").cloned().unwrap_or(Value::Null)])
+        } else {
+            k
+        })
+    };
+    let half_match = |p: &Value, o: &Value| {
+        with_protocol
+            && p.get(key).is_some()
+            && p.get(key) == o.get(key)
+            && p.get("protocol").is_some() != o.get("protocol").is_some()
+    };
+    let mut out: Vec<Value> = Vec::new();
+    // Original items merged with their patch item (`None` once deleted).
+    let mut merged: Vec<Option<Value>> = orig.iter().cloned().map(Some).collect();
+    let mut touched = vec![false; orig.len()];
+    for p in patch {
+        let Some(pm) = p.as_object() else {
+            out.push(p.clone());
+            continue;
+        };
+        let pk = key_of(p);
+        let found = pk.as_ref().and_then(|k| {
+            orig.iter()
+                .enumerate()
+                .position(|(i, o)| !touched[i] && key_of(o).as_ref() == Some(k))
+        });
+        match directive(pm) {
+            Some("delete") => {
+                for (i, o) in orig.iter().enumerate() {
+                    if key_of(o) == pk {
+                        touched[i] = true;
+                        merged[i] = None;
                     }
-                    Some("replace") => continue,
-                    _ => {}
                 }
-                let merged = match found {
-                    Some(i) => {
-                        used[i] = true;
-                        merge_value(Some(&orig[i]), p, ctx, path)
-                    }
-                    None => merge_value(None, p, ctx, path),
-                };
-                if let Some(m) = merged {
+                continue;
+            }
+            Some("replace") => continue,
+            _ => {}
+        }
+        match found {
+            Some(i) => {
+                touched[i] = true;
+                merged[i] = merge_value(Some(&orig[i]), p, ctx, path);
+                if !with_protocol && let Some(m) = merged[i].take() {
                     out.push(m);
                 }
             }
-            for (i, o) in orig.iter().enumerate() {
-                if !used[i] && !deleted.contains(&key_of(o)) {
-                    out.push(o.clone());
-                }
-            }
-            out
+            None if orig.iter().any(|o| half_match(p, o)) => {}
+            None => out.extend(merge_value(None, p, ctx, path)),
         }
     }
+    for (i, m) in merged.into_iter().enumerate() {
+        if with_protocol || !touched[i] {
+            out.extend(m);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// `namespace:` — sets `metadata.namespace` on namespaced objects, the
 /// configured fields (a `Namespace` object's own name among them), and
-/// the namespace of RoleBinding subjects that were in `default`.
+/// the namespace of RoleBinding subjects named `default`.
 pub fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> Result<()> {
     for r in res.iter_mut() {
         let id = r.cur_id();
@@ -33,12 +33,11 @@ pub fn namespace(res: &mut [Resource], ns: &str, specs: &[FieldSpec]) -> Result<
         if !id.is_cluster_scoped() {
             r.set_namespace(ns);
         }
+        // Kustomize's "role binding hack": only subjects named `default`.
         let binding = id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding";
         if binding && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
             for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-                let is_sa = s.get("kind").and_then(Value::as_str) == Some("ServiceAccount");
-                let in_default = s.get("namespace").and_then(Value::as_str) == Some("default");
-                if is_sa && in_default {
+                if s.get("name").and_then(Value::as_str) == Some("default") {
                     s.insert("namespace".into(), ns.into());
                 }
             }

@@ -1,5 +1,7 @@
-//! YAML reading with the scalar rules of kustomize's YAML 1.2 parser
-//! (`yes` stays a string, `0755` stays a string), and located errors.
+//! YAML reading with the scalar rules kustomize ends up applying (it parses
+//! YAML 1.2 but round-trips objects through JSON): `yes` stays a string,
+//! `0755` is the octal number 493, `1.0` is the integer 1; errors are
+//! located.
 
 use crate::error::{Error, Result};
 use serde_json::Value;
@@ -7,7 +9,28 @@ use serde_json::Value;
 fn options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
-        leading_zero_numbers_as_strings: true,
+        legacy_octal_numbers: true,
+    }
+}
+
+/// Go's JSON encoder writes a float with an integral value as an integer.
+fn normalize(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && f.abs() < 1e21
+            {
+                *v = if f < 0.0 {
+                    Value::from(f as i64)
+                } else {
+                    Value::from(f as u64)
+                };
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(normalize),
+        Value::Object(m) => m.values_mut().for_each(normalize),
+        _ => {}
     }
 }
 
@@ -30,7 +53,10 @@ pub fn documents(file: &str, text: &str) -> Result<Vec<(Value, u32)>> {
     Ok(docs
         .into_iter()
         .filter(|d| !d.value.is_null())
-        .map(|d| (d.value, d.referenced.line() as u32))
+        .map(|mut d| {
+            normalize(&mut d.value);
+            (d.value, d.referenced.line() as u32)
+        })
         .collect())
 }
 
@@ -53,9 +79,16 @@ mod tests {
 
     #[test]
     fn scalars_follow_yaml_1_2() {
-        let v = document("f", "a: yes\nb: 0755\nc: true\nd: 1.5\n").unwrap();
+        let v = document(
+            "f",
+            "a: yes\nb: 0755\nc: true\nd: 1.5\ne: 2.0\nf: 0x1F\ng: '0755'\n",
+        )
+        .unwrap();
         assert_eq!(v["a"], "yes");
-        assert_eq!(v["b"], "0755");
+        assert_eq!(v["b"], 493);
+        assert_eq!(v["e"], 2);
+        assert_eq!(v["f"], 31);
+        assert_eq!(v["g"], "0755");
         assert_eq!(v["c"], true);
         assert_eq!(v["d"], 1.5);
     }
