@@ -26,7 +26,7 @@ impl Applier {
         let deadline = Instant::now() + self.options.crd_timeout;
         let served = self
             .resolver
-            .resolve(&self.client, &reference.api_version, &reference.kind)
+            .resolve(&self.cluster, &reference.api_version, &reference.kind)
             .await
             .map_err(|e| Error::from_kube(&reference, "discover kind", e))?;
         let Some(served) = served else {
@@ -42,7 +42,7 @@ impl Applier {
             object: Value::Null,
         };
         loop {
-            let reason = match target.get(&self.client).await? {
+            let reason = match target.get(&self.cluster).await? {
                 Some(live) => match assess(&live) {
                     Health::Current => return Ok(()),
                     Health::InProgress(why) | Health::Failed(why) => why,
@@ -68,7 +68,7 @@ impl Applier {
         loop {
             let served = self
                 .resolver
-                .resolve(&self.client, &reference.api_version, &reference.kind)
+                .resolve(&self.cluster, &reference.api_version, &reference.kind)
                 .await
                 .map_err(|e| Error::from_kube(reference, "discover kind", e))?;
             if let Some(served) = served {

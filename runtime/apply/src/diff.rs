@@ -38,7 +38,7 @@ impl Applier {
         manifests: &[Manifest],
         colour: bool,
     ) -> Result<Vec<ObjectDiff>, Error> {
-        let (previous, entries, _) = self.start(manifests, true).await?;
+        let (previous, entries) = self.start(manifests, true).await?;
         let mut diffs = Vec::with_capacity(entries.len());
         for entry in &entries {
             let desired = entry.dry_run.as_ref().unwrap_or(&entry.planned.object);
@@ -53,7 +53,7 @@ impl Applier {
         if self.options.prune {
             let current = entries.iter().map(|e| e.planned.member()).collect();
             let leaving = prune::leaving(
-                &self.client,
+                &self.cluster,
                 &mut self.resolver,
                 &previous,
                 &current,

@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
-use kube::Client;
 use kube::core::{ApiResource, GroupVersion};
 use kube::discovery::{self, Scope};
 
-use crate::retry::retry;
+use crate::retry::Cluster;
 
 /// A served kind: where to send requests and whether objects live in a
 /// namespace.
@@ -29,14 +28,14 @@ impl Resolver {
     /// cluster does not serve it.
     pub async fn resolve(
         &mut self,
-        client: &Client,
+        cluster: &Cluster,
         api_version: &str,
         kind: &str,
     ) -> kube::Result<Option<Served>> {
         if let Some(found) = self.cached(api_version, kind) {
             return Ok(Some(found));
         }
-        self.refresh(client, api_version).await?;
+        self.refresh(cluster, api_version).await?;
         Ok(self.cached(api_version, kind))
     }
 
@@ -46,13 +45,16 @@ impl Resolver {
 
     /// Fetches the resource list of one group-version; a version the
     /// server does not know (404) is cached as empty.
-    async fn refresh(&mut self, client: &Client, api_version: &str) -> kube::Result<()> {
+    async fn refresh(&mut self, cluster: &Cluster, api_version: &str) -> kube::Result<()> {
         let Ok(gv) = api_version.parse::<GroupVersion>() else {
             self.by_version
                 .insert(api_version.to_owned(), HashMap::new());
             return Ok(());
         };
-        let kinds = match retry(|| discovery::pinned_group(client, &gv)).await {
+        let kinds = match cluster
+            .call(|| discovery::pinned_group(&cluster.client, &gv))
+            .await
+        {
             Ok(group) => group
                 .versioned_resources(&gv.version)
                 .into_iter()

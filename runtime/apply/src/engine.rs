@@ -24,6 +24,7 @@ use crate::order::Phase;
 use crate::plan::{Planned, plan};
 use crate::prune;
 use crate::report::{Action, ApplyReport, ObjectResult};
+use crate::retry::Cluster;
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -37,6 +38,10 @@ pub struct ApplyOptions {
     /// How long a CustomResourceDefinition of the set may take to be
     /// Established (and served) before its custom resources are applied.
     pub crd_timeout: Duration,
+    /// How long one request may go unanswered before it is retried: far
+    /// more than a healthy API server needs for one object, far less than
+    /// kube's socket read timeout (295 s).
+    pub request_timeout: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -46,13 +51,14 @@ impl Default for ApplyOptions {
             force: false,
             prune: false,
             crd_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
 
 /// Applies one release's manifests to a cluster and keeps its inventory.
 pub struct Applier {
-    pub(crate) client: Client,
+    pub(crate) cluster: Cluster,
     pub(crate) set: ApplySet,
     pub(crate) options: ApplyOptions,
     pub(crate) resolver: Resolver,
@@ -80,7 +86,10 @@ impl Applier {
     /// (also the namespace of namespaced objects that do not name one).
     pub fn new(client: Client, release: &str, namespace: &str, options: ApplyOptions) -> Self {
         Applier {
-            client,
+            cluster: Cluster {
+                client,
+                timeout: options.request_timeout,
+            },
             set: ApplySet::for_release(release, namespace),
             options,
             resolver: Resolver::default(),
@@ -108,7 +117,7 @@ impl Applier {
     /// the release with only that phase written
     /// ([`Error::DryRun`] with `after_definitions`).
     pub async fn apply(&mut self, manifests: &[Manifest]) -> Result<ApplyReport, Error> {
-        let (previous, entries, new_namespaces) = self.start(manifests, false).await?;
+        let (previous, entries) = self.start(manifests, false).await?;
 
         let current: HashSet<Member> = entries.iter().map(|e| e.planned.member()).collect();
         let union: BTreeSet<Member> = previous
@@ -116,14 +125,21 @@ impl Applier {
             .cloned()
             .chain(current.iter().cloned())
             .collect();
-        let parent_waits = new_namespaces.contains(&self.set.namespace);
-        if !parent_waits {
-            self.set
-                .store(&self.client, &self.options.field_manager, &union)
-                .await?;
-        }
-
+        // The inventory lists every object before any is written, so a run
+        // killed half-way leaves nothing the next run cannot prune. Only the
+        // parent's own namespace, when the set creates it, must come first.
         let mut results = Vec::with_capacity(entries.len());
+        let (parent_namespace, entries): (Vec<Entry>, Vec<Entry>) =
+            entries.into_iter().partition(|e| {
+                e.planned.is_namespace() && e.planned.reference.name == self.set.namespace
+            });
+        for entry in &parent_namespace {
+            results.push(self.write(entry).await?);
+        }
+        self.set
+            .store(&self.cluster, &self.options.field_manager, &union)
+            .await?;
+
         let (definitions, rest): (Vec<Entry>, Vec<Entry>) = entries
             .into_iter()
             .partition(|e| e.planned.phase == Phase::Definitions);
@@ -132,11 +148,6 @@ impl Applier {
         }
         for entry in definitions.iter().filter(|e| e.planned.is_crd()) {
             self.established(&entry.planned.reference.name).await?;
-        }
-        if parent_waits {
-            self.set
-                .store(&self.client, &self.options.field_manager, &union)
-                .await?;
         }
 
         let mut rest = rest;
@@ -156,14 +167,14 @@ impl Applier {
         };
         if self.options.prune {
             let leaving = prune::leaving(
-                &self.client,
+                &self.cluster,
                 &mut self.resolver,
                 &previous,
                 &current,
                 self.set.id(),
             )
             .await?;
-            results.extend(prune::prune(&self.client, leaving).await?);
+            results.extend(prune::prune(&self.cluster, leaving).await?);
         }
         tracked.retain(|m| {
             !results
@@ -171,7 +182,7 @@ impl Applier {
                 .any(|r| matches!(r.action, Action::Skipped(_)) && r.object == m.reference())
         });
         self.set
-            .store(&self.client, &self.options.field_manager, &tracked)
+            .store(&self.cluster, &self.options.field_manager, &tracked)
             .await?;
         Ok(ApplyReport {
             applyset: self.set.id().to_owned(),
@@ -188,10 +199,10 @@ impl Applier {
         &mut self,
         manifests: &[Manifest],
         dry_run_skipped: bool,
-    ) -> Result<(Vec<Member>, Vec<Entry>, HashSet<String>), Error> {
-        let previous = self.set.load(&self.client).await?;
+    ) -> Result<(Vec<Member>, Vec<Entry>), Error> {
+        let previous = self.set.load(&self.cluster).await?;
         let planned = plan(
-            &self.client,
+            &self.cluster,
             &mut self.resolver,
             manifests,
             &self.set.namespace,
@@ -204,14 +215,14 @@ impl Applier {
             (dry_run_skipped || e.skip.is_none()) && !dependent(&e.planned, &new_namespaces)
         };
         self.dry_run(&mut entries, ready_now, false).await?;
-        Ok((previous, entries, new_namespaces))
+        Ok((previous, entries))
     }
 
     pub(crate) async fn survey(&self, planned: Vec<Planned>) -> Result<Vec<Entry>, Error> {
         let mut entries = Vec::with_capacity(planned.len());
         for planned in planned {
             let live = match planned.target() {
-                Some(target) => target.get(&self.client).await?,
+                Some(target) => target.get(&self.cluster).await?,
                 None => None,
             };
             let owner = live
@@ -243,7 +254,7 @@ impl Applier {
             let Some(target) = entry.planned.target() else {
                 continue;
             };
-            match target.apply(&self.client, &params).await {
+            match target.apply(&self.cluster, &params).await {
                 Ok(result) => entry.dry_run = Some(result),
                 Err(e) => failures.push(e),
             }
@@ -282,11 +293,11 @@ impl Applier {
             }
             (Some(live), _) => {
                 let drifted = drifted_fields(&target.object, live, &self.options.field_manager);
-                target.apply(&self.client, &self.params(false)).await?;
+                target.apply(&self.cluster, &self.params(false)).await?;
                 Ok(result(Action::Configured, drifted))
             }
             (None, _) => {
-                target.apply(&self.client, &self.params(false)).await?;
+                target.apply(&self.cluster, &self.params(false)).await?;
                 Ok(result(Action::Created, Vec::new()))
             }
         }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Client;
+
 use kube::api::{Api, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use sluice_types::ResourceRef;
 
 use crate::error::Error;
-use crate::retry::retry;
+use crate::retry::Cluster;
 
 /// Label on every member: the id of the set it belongs to.
 pub const PART_OF: &str = "applyset.kubernetes.io/part-of";
@@ -106,15 +106,16 @@ impl ApplySet {
         format!("ConfigMap/{}/{}", self.namespace, self.name)
     }
 
-    fn api(&self, client: &Client) -> Api<ConfigMap> {
-        Api::namespaced(client.clone(), &self.namespace)
+    fn api(&self, cluster: &Cluster) -> Api<ConfigMap> {
+        Api::namespaced(cluster.client.clone(), &self.namespace)
     }
 
     /// The members recorded by the last run; empty when there is no parent
     /// (or its namespace does not exist yet).
-    pub(crate) async fn load(&self, client: &Client) -> Result<Vec<Member>, Error> {
-        let api = self.api(client);
-        let parent = retry(|| api.get_opt(&self.name))
+    pub(crate) async fn load(&self, cluster: &Cluster) -> Result<Vec<Member>, Error> {
+        let api = self.api(cluster);
+        let parent = cluster
+            .call(|| api.get_opt(&self.name))
             .await
             .map_err(|e| Error::from_kube(&self.parent(), "read inventory", e))?;
         let Some(parent) = parent else {
@@ -152,14 +153,15 @@ impl ApplySet {
     /// Records `members` on the parent; no write when it already says so.
     pub(crate) async fn store(
         &self,
-        client: &Client,
+        cluster: &Cluster,
         manager: &str,
         members: &BTreeSet<Member>,
     ) -> Result<(), Error> {
-        let api = self.api(client);
+        let api = self.api(cluster);
         let fail = |action| move |e| Error::from_kube(&self.parent(), action, e);
         let desired = self.desired(members);
-        let live = retry(|| api.get_opt(&self.name))
+        let live = cluster
+            .call(|| api.get_opt(&self.name))
             .await
             .map_err(fail("read inventory"))?;
         if live.is_some_and(|live| records(&live, &desired)) {
@@ -167,7 +169,8 @@ impl ApplySet {
         }
         let params = PatchParams::apply(manager).force();
         let patch = Patch::Apply(&desired);
-        retry(|| api.patch(&self.name, &params, &patch))
+        cluster
+            .call(|| api.patch(&self.name, &params, &patch))
             .await
             .map_err(fail("write inventory"))?;
         Ok(())

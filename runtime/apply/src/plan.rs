@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use kube::Client;
+use crate::retry::Cluster;
 use serde_json::{Value, json};
 use sluice_types::{Manifest, ResourceRef};
 
@@ -95,7 +95,7 @@ fn defined_kinds(manifests: &[Manifest]) -> Vec<Defined> {
 /// Checks, labels and resolves every manifest; sorted by phase, input
 /// order kept within a phase.
 pub(crate) async fn plan(
-    client: &Client,
+    cluster: &Cluster,
     resolver: &mut Resolver,
     manifests: &[Manifest],
     default_namespace: &str,
@@ -129,7 +129,7 @@ pub(crate) async fn plan(
             None => (String::new(), reference.api_version.clone()),
         };
         let served = resolver
-            .resolve(client, &reference.api_version, &reference.kind)
+            .resolve(cluster, &reference.api_version, &reference.kind)
             .await
             .map_err(|e| Error::from_kube(&reference, "discover kind", e))?;
         let namespaced = match &served {

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use kube::Client;
+use crate::retry::Cluster;
 use serde_json::Value;
 
 use crate::discovery::Resolver;
@@ -30,7 +30,7 @@ pub(crate) struct Leaving {
 /// The previous members missing from `current` that still exist, in
 /// pruning order.
 pub(crate) async fn leaving(
-    client: &Client,
+    cluster: &Cluster,
     resolver: &mut Resolver,
     previous: &[Member],
     current: &HashSet<Member>,
@@ -46,7 +46,7 @@ pub(crate) async fn leaving(
     for member in gone {
         let reference = member.reference();
         let served = resolver
-            .resolve(client, &reference.api_version, &reference.kind)
+            .resolve(cluster, &reference.api_version, &reference.kind)
             .await
             .map_err(|e| Error::from_kube(&reference, "discover kind", e))?;
         // A kind no longer served took its objects with it.
@@ -56,7 +56,7 @@ pub(crate) async fn leaving(
             served,
             object: Value::Null,
         };
-        let Some(live) = target.get(client).await? else {
+        let Some(live) = target.get(cluster).await? else {
             continue;
         };
         let keep = reason_to_keep(&live, applyset_id);
@@ -79,7 +79,7 @@ fn reason_to_keep(live: &Value, applyset_id: &str) -> Option<String> {
 
 /// Deletes what may go; reports every object as pruned or skipped.
 pub(crate) async fn prune(
-    client: &Client,
+    cluster: &Cluster,
     leaving: Vec<Leaving>,
 ) -> Result<Vec<ObjectResult>, Error> {
     let mut results = Vec::with_capacity(leaving.len());
@@ -87,7 +87,7 @@ pub(crate) async fn prune(
         let action = match object.keep {
             Some(why) => Action::Skipped(why),
             None => {
-                object.target.delete(client).await?;
+                object.target.delete(cluster).await?;
                 Action::Pruned
             }
         };

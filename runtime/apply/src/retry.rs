@@ -1,23 +1,54 @@
 //! Bounded retries of transient failures: a busy or restarting API server
-//! (429 with `Retry-After`, 5xx) or a broken connection should not fail a
-//! release that would succeed a second later.
+//! (429 with `Retry-After`, 5xx), a broken connection or a request that
+//! hangs should not fail a release that would succeed a second later.
+//!
+//! Every call has its own deadline: kube's socket read timeout (295 s by
+//! default, sized for watches) would leave a hung request stuck for
+//! minutes. Retrying after a timeout is safe because every write is
+//! idempotent (server-side apply; a repeated delete finds 404).
 
 use std::future::Future;
 use std::time::Duration;
+
+use kube::Client;
+
+/// The client and the deadline of each of its calls; every request of the
+/// engine goes through [`Cluster::call`].
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    pub client: Client,
+    pub timeout: Duration,
+}
+
+impl Cluster {
+    /// `call` with a deadline per attempt and bounded retries.
+    pub async fn call<T, F, Fut>(&self, call: F) -> kube::Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = kube::Result<T>>,
+    {
+        retry(self.timeout, call).await
+    }
+}
 
 const ATTEMPTS: u32 = 5;
 const FIRST_DELAY: Duration = Duration::from_millis(100);
 const MAX_DELAY: Duration = Duration::from_secs(5);
 
-/// Runs `call` until it succeeds, fails for good, or [`ATTEMPTS`] are used.
-pub(crate) async fn retry<T, F, Fut>(mut call: F) -> kube::Result<T>
+/// Runs `call` until it succeeds, fails for good, or [`ATTEMPTS`] are used;
+/// an attempt without an answer after `timeout` counts as a transient
+/// failure.
+async fn retry<T, F, Fut>(timeout: Duration, mut call: F) -> kube::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = kube::Result<T>>,
 {
     let mut attempt = 1;
     loop {
-        match call().await {
+        let answer = tokio::time::timeout(timeout, call())
+            .await
+            .unwrap_or_else(|_| Err(timed_out(timeout)));
+        match answer {
             Err(e) if attempt < ATTEMPTS => match delay(&e, attempt) {
                 Some(wait) => {
                     tracing::debug!(error = %e, ?wait, attempt, "transient API error, retrying");
@@ -29,6 +60,15 @@ where
             other => return other,
         }
     }
+}
+
+/// A call that got no answer in time, as kube reports a broken connection.
+pub(crate) fn timed_out(timeout: Duration) -> kube::Error {
+    let error = std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("no answer from the API server within {timeout:?}"),
+    );
+    kube::Error::Service(Box::new(error))
 }
 
 /// How long to wait before attempt `attempt + 1`, or `None` when `error`
@@ -77,7 +117,7 @@ mod tests {
     #[tokio::test]
     async fn transient_errors_are_retried_until_success() {
         let calls = Cell::new(0);
-        let result = retry(|| {
+        let result = retry(Duration::from_secs(5), || {
             calls.set(calls.get() + 1);
             let n = calls.get();
             async move { if n < 3 { Err(status(500, 0)) } else { Ok(n) } }
@@ -89,13 +129,30 @@ mod tests {
     #[tokio::test]
     async fn permanent_errors_are_not_retried() {
         let calls = Cell::new(0);
-        let result: kube::Result<()> = retry(|| {
+        let result: kube::Result<()> = retry(Duration::from_secs(5), || {
             calls.set(calls.get() + 1);
             async { Err(status(422, 0)) }
         })
         .await;
         assert!(result.is_err());
         assert_eq!(calls.get(), 1);
+    }
+
+    #[tokio::test]
+    async fn calls_that_hang_time_out_and_are_retried() {
+        let calls = Cell::new(0);
+        let result = retry(Duration::from_millis(50), || {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    std::future::pending::<()>().await;
+                }
+                Ok(n)
+            }
+        })
+        .await;
+        assert_eq!(result.ok(), Some(3));
     }
 
     #[test]

@@ -1,13 +1,12 @@
 //! A manifest resolved to the resource that serves it, ready to send.
 
-use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 use sluice_types::ResourceRef;
 
 use crate::discovery::Served;
 use crate::error::Error;
-use crate::retry::retry;
+use crate::retry::Cluster;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -18,19 +17,20 @@ pub(crate) struct Target {
 }
 
 impl Target {
-    fn api(&self, client: &Client) -> Api<DynamicObject> {
+    fn api(&self, cluster: &Cluster) -> Api<DynamicObject> {
         let resource = &self.served.resource;
         if self.served.namespaced {
-            Api::namespaced_with(client.clone(), &self.reference.namespace, resource)
+            Api::namespaced_with(cluster.client.clone(), &self.reference.namespace, resource)
         } else {
-            Api::all_with(client.clone(), resource)
+            Api::all_with(cluster.client.clone(), resource)
         }
     }
 
     /// The live object, `None` when it does not exist.
-    pub async fn get(&self, client: &Client) -> Result<Option<Value>, Error> {
-        let api = self.api(client);
-        let found = retry(|| api.get_opt(&self.reference.name))
+    pub async fn get(&self, cluster: &Cluster) -> Result<Option<Value>, Error> {
+        let api = self.api(cluster);
+        let found = cluster
+            .call(|| api.get_opt(&self.reference.name))
             .await
             .map_err(|e| Error::from_kube(&self.reference, "read", e))?;
         found.map(|o| to_value(&self.reference, o)).transpose()
@@ -38,20 +38,24 @@ impl Target {
 
     /// Server-side apply of the desired object (a dry-run when `params`
     /// says so); the object as the server stored (or would store) it.
-    pub async fn apply(&self, client: &Client, params: &PatchParams) -> Result<Value, Error> {
-        let api = self.api(client);
+    pub async fn apply(&self, cluster: &Cluster, params: &PatchParams) -> Result<Value, Error> {
+        let api = self.api(cluster);
         let patch = Patch::Apply(&self.object);
-        let applied = retry(|| api.patch(&self.reference.name, params, &patch))
+        let applied = cluster
+            .call(|| api.patch(&self.reference.name, params, &patch))
             .await
             .map_err(|e| Error::from_kube(&self.reference, "apply", e))?;
         to_value(&self.reference, applied)
     }
 
     /// Deletes the object in the background (its dependents follow).
-    pub async fn delete(&self, client: &Client) -> Result<(), Error> {
-        let api = self.api(client);
+    pub async fn delete(&self, cluster: &Cluster) -> Result<(), Error> {
+        let api = self.api(cluster);
         let params = kube::api::DeleteParams::background();
-        match retry(|| api.delete(&self.reference.name, &params)).await {
+        match cluster
+            .call(|| api.delete(&self.reference.name, &params))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(e) => Err(Error::from_kube(&self.reference, "delete", e)),

@@ -7,6 +7,7 @@ mod definitions;
 mod diff;
 mod drift;
 mod dry_run;
+mod faults;
 mod prune;
 mod retry;
 mod support;

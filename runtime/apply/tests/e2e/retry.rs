@@ -1,3 +1,5 @@
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use sluice_apply::{Action, ApplyOptions};
 
@@ -8,11 +10,16 @@ async fn busy_and_failing_servers_are_retried() {
     let cluster = TestCluster::start().await;
     let ns = cluster.namespace("busy").await;
     cluster.fail_next(&[429, 503, 500]);
+    let started = Instant::now();
     let report = cluster
         .applier("busy", &ns, ApplyOptions::default())
         .apply(&manifests([config_map(&ns, "a", json!({"k": "v"}))]))
         .await
         .expect("apply succeeds after retries");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the 429's Retry-After (1 s) was honoured"
+    );
     assert_eq!(
         report.action(&format!("ConfigMap/{ns}/a")),
         Some(&Action::Created)

@@ -1,8 +1,10 @@
 //! The cluster a test talks to: the one `SLUICE_TEST_KUBECONFIG` points at,
 //! or a fresh local API server. Every client counts the requests that could
 //! change something (not GETs, not dry-runs), so tests can prove a no-op
-//! apply writes nothing, and can answer the next requests that are not GETs
-//! with injected server errors (429, 5xx) to exercise retries.
+//! apply writes nothing, and injects faults between client and server:
+//! error answers (429, 5xx), requests that hang (sent or not), and watches
+//! that end, break or expire (`410 Gone`). They work the same against a
+//! real cluster.
 //!
 //! A real cluster is reached over kube's rustls (aws-lc-rs) stack, so an
 //! ordinary kubeconfig works. Every test works in namespaces (and CRD
@@ -15,6 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use http_body::Frame;
+use tokio::sync::Notify;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -32,7 +37,9 @@ use sluice_types::Manifest;
 pub struct TestCluster {
     pub client: Client,
     writes: Arc<AtomicUsize>,
+    watches: Arc<AtomicUsize>,
     faults: Faults,
+    hung: Arc<Notify>,
     /// Whether this is the local server (simulated readiness applies).
     pub local: bool,
     /// Namespaces and CRDs to delete from a real cluster afterwards.
@@ -48,7 +55,9 @@ impl TestCluster {
     /// `options` configure the local server; a real cluster ignores them.
     pub async fn with(options: Options) -> TestCluster {
         let writes = Arc::new(AtomicUsize::new(0));
+        let watches = Arc::new(AtomicUsize::new(0));
         let faults = Faults::default();
+        let hung = Arc::new(Notify::new());
         let (config, server) = match std::env::var("SLUICE_TEST_KUBECONFIG") {
             Ok(path) => {
                 let kubeconfig =
@@ -69,13 +78,17 @@ impl TestCluster {
             .expect("client")
             .with_layer(&Intercept {
                 writes: writes.clone(),
+                watches: watches.clone(),
                 faults: faults.clone(),
+                hung: hung.clone(),
             })
             .build();
         TestCluster {
             client,
             writes,
+            watches,
             faults,
+            hung,
             local: server.is_some(),
             created: Mutex::default(),
             _server: server,
@@ -87,12 +100,31 @@ impl TestCluster {
         self.writes.load(Ordering::SeqCst)
     }
 
+    /// Watch requests so far.
+    pub fn watches(&self) -> usize {
+        self.watches.load(Ordering::SeqCst)
+    }
+
     /// Answers the next requests that are not GETs with these HTTP codes
     /// instead of sending them (429 asks to retry after a second).
     pub fn fail_next(&self, codes: &[u16]) {
-        if let Ok(mut queue) = self.faults.lock() {
-            queue.extend(codes);
+        for code in codes {
+            self.inject(Match::AnyWrite, Fault::Status(*code));
         }
+    }
+
+    /// The next request `on` matches gets `fault` (faults apply in the
+    /// order they were injected, each once).
+    pub fn inject(&self, on: Match, fault: Fault) {
+        if let Ok(mut queue) = self.faults.lock() {
+            queue.push_back((on, fault));
+        }
+    }
+
+    /// Resolves once a request hit a [`Fault::Hang`]: the moment to
+    /// "kill the process" by dropping the future that made it.
+    pub async fn hung(&self) {
+        self.hung.notified().await;
     }
 
     /// Injected failures not used yet.
@@ -197,12 +229,57 @@ pub fn deployment(namespace: &str, name: &str, replicas: u32, image: &str) -> Va
 
 pub const PAUSE: &str = "registry.k8s.io/pause:3.10";
 
-type Faults = Arc<Mutex<VecDeque<u16>>>;
+/// Which request a fault hits.
+#[derive(Debug, Clone)]
+pub enum Match {
+    /// Any request that is not a GET, dry-runs included.
+    AnyWrite,
+    /// A write that is not a dry-run, to a path ending in this (such as
+    /// `/configmaps/sluice-web`).
+    Write(String),
+    /// A watch request.
+    Watch,
+}
+
+impl Match {
+    fn matches(&self, request: &http::Request<Body>) -> bool {
+        let get = request.method() == http::Method::GET;
+        let query = request.uri().query().unwrap_or_default();
+        match self {
+            Match::AnyWrite => !get,
+            Match::Write(suffix) => {
+                !get && !query.contains("dryRun=All") && request.uri().path().ends_with(suffix)
+            }
+            Match::Watch => get && query.contains("watch=true"),
+        }
+    }
+}
+
+/// What happens to the matched request.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    /// This HTTP status instead of sending it (429 asks to retry after a second).
+    Status(u16),
+    /// No answer ever; `sent` says whether the server got the request (a
+    /// lost answer) or not (a dead connection, or a killed process).
+    Hang { sent: bool },
+    /// The watch stream ends cleanly after this many chunks (events).
+    EndWatch { after: usize },
+    /// The watch stream breaks with a read error before any event.
+    BreakWatch,
+    /// The watch answers with an ERROR event `410 Gone`, as a server whose
+    /// history no longer reaches the requested resourceVersion does.
+    GoneWatch,
+}
+
+type Faults = Arc<Mutex<VecDeque<(Match, Fault)>>>;
 
 #[derive(Clone)]
 struct Intercept {
     writes: Arc<AtomicUsize>,
+    watches: Arc<AtomicUsize>,
     faults: Faults,
+    hung: Arc<Notify>,
 }
 
 impl<S> tower::Layer<S> for Intercept {
@@ -210,16 +287,23 @@ impl<S> tower::Layer<S> for Intercept {
     fn layer(&self, inner: S) -> Intercepted<S> {
         Intercepted {
             inner,
-            writes: self.writes.clone(),
-            faults: self.faults.clone(),
+            shared: self.clone(),
         }
     }
 }
 
 struct Intercepted<S> {
     inner: S,
-    writes: Arc<AtomicUsize>,
-    faults: Faults,
+    shared: Intercept,
+}
+
+impl Intercept {
+    /// Takes the first queued fault that matches `request`.
+    fn fault_for(&self, request: &http::Request<Body>) -> Option<Fault> {
+        let mut queue = self.faults.lock().ok()?;
+        let at = queue.iter().position(|(on, _)| on.matches(request))?;
+        queue.remove(at).map(|(_, fault)| fault)
+    }
 }
 
 type Answer = http::Response<Box<DynBody>>;
@@ -238,22 +322,97 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        if request.method() != http::Method::GET {
-            let fault = self.faults.lock().ok().and_then(|mut q| q.pop_front());
-            if let Some(code) = fault {
-                let answer = failure(code);
-                return Box::pin(async move { Ok(answer) });
-            }
-            let dry_run = request
-                .uri()
-                .query()
-                .is_some_and(|q| q.contains("dryRun=All"));
-            if !dry_run {
-                self.writes.fetch_add(1, Ordering::SeqCst);
-            }
+        let shared = &self.shared;
+        if Match::Watch.matches(&request) {
+            shared.watches.fetch_add(1, Ordering::SeqCst);
         }
-        Box::pin(self.inner.call(request))
+        let fault = shared.fault_for(&request);
+        if let Some(Fault::Status(code)) = fault {
+            let answer = failure(code);
+            return Box::pin(async move { Ok(answer) });
+        }
+        if let Some(Fault::GoneWatch) = fault {
+            let answer = gone();
+            return Box::pin(async move { Ok(answer) });
+        }
+        if let Some(Fault::Hang { sent: false }) = fault {
+            let hung = shared.hung.clone();
+            return Box::pin(async move {
+                hung.notify_one();
+                std::future::pending().await
+            });
+        }
+        let dry_run = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.contains("dryRun=All"));
+        if request.method() != http::Method::GET && !dry_run {
+            shared.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        let answer = self.inner.call(request);
+        let hung = shared.hung.clone();
+        Box::pin(async move {
+            let answer = answer.await?;
+            let cut = |answer: Answer, after, broken| {
+                answer.map(|body| {
+                    Box::new(Cut {
+                        body,
+                        after,
+                        broken,
+                    }) as Box<DynBody>
+                })
+            };
+            match fault {
+                Some(Fault::Hang { .. }) => {
+                    hung.notify_one();
+                    std::future::pending().await
+                }
+                Some(Fault::EndWatch { after }) => Ok(cut(answer, after, false)),
+                Some(Fault::BreakWatch) => Ok(cut(answer, 0, true)),
+                _ => Ok(answer),
+            }
+        })
     }
+}
+
+/// A response body that ends (or breaks) after `after` chunks.
+struct Cut {
+    body: Box<DynBody>,
+    after: usize,
+    broken: bool,
+}
+
+impl http_body::Body for Cut {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if self.after == 0 {
+            let error = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "watch connection reset by the test",
+            );
+            return Poll::Ready(self.broken.then(|| Err(error.into())));
+        }
+        let frame = Pin::new(&mut self.body).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(f))) = &frame
+            && f.is_data()
+        {
+            self.after -= 1;
+        }
+        frame
+    }
+}
+
+/// A watch that says the requested resourceVersion is too old.
+fn gone() -> Answer {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
+        "reason": "Expired", "message": "too old resource version (injected by the test)"});
+    let event = json!({"type": "ERROR", "object": status});
+    answer(200, format!("{event}\n"))
 }
 
 /// The `Status` answer a busy or broken API server gives.
@@ -262,7 +421,11 @@ fn failure(code: u16) -> Answer {
     let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
         "reason": if code == 429 { "TooManyRequests" } else { "ServiceUnavailable" },
         "message": "injected by the test", "details": {"retryAfterSeconds": retry_after}});
-    let body = Full::new(Bytes::from(status.to_string()))
+    answer(code, status.to_string())
+}
+
+fn answer(code: u16, text: String) -> Answer {
+    let body = Full::new(Bytes::from(text))
         .map_err(|never| -> Box<dyn std::error::Error + Send + Sync> { match never {} });
     let mut answer = http::Response::new(Box::new(body) as Box<DynBody>);
     *answer.status_mut() = http::StatusCode::from_u16(code).expect("status code");

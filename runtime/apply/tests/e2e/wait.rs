@@ -1,10 +1,12 @@
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, ListParams};
 use serde_json::json;
 use sluice_apiserver::Options;
 use sluice_apply::{ApplyOptions, Error};
 
-use crate::support::{PAUSE, TestCluster, config_map, deployment, manifests};
+use crate::support::{Fault, Match, PAUSE, TestCluster, config_map, deployment, manifests};
 
 #[tokio::test]
 async fn wait_returns_once_workloads_are_ready() {
@@ -63,5 +65,55 @@ async fn wait_timeout_names_each_object_and_why() {
         );
     }
     assert_eq!(err.reason(), "HealthCheckFailed");
+    cluster.cleanup().await;
+}
+
+#[tokio::test]
+async fn wait_survives_dropped_watches_without_writing() {
+    let cluster =
+        TestCluster::with(Options::default().with_readiness(Duration::from_millis(500))).await;
+    let ns = cluster.namespace("dropped").await;
+    let set = manifests([
+        deployment(&ns, "web", 2, PAUSE),
+        deployment(&ns, "api", 1, PAUSE),
+    ]);
+    let mut applier = cluster.applier("dropped", &ns, ApplyOptions::default());
+    let report = applier.apply(&set).await.expect("apply");
+    let objects = report.applied();
+
+    // The first watch breaks at once, the next expires (410 Gone: list
+    // again), the third ends after one chunk of events.
+    cluster.inject(Match::Watch, Fault::BreakWatch);
+    cluster.inject(Match::Watch, Fault::GoneWatch);
+    cluster.inject(Match::Watch, Fault::EndWatch { after: 1 });
+    let (writes, watches) = (cluster.writes(), cluster.watches());
+    let mut last = None;
+    applier
+        .wait(&objects, Duration::from_secs(120), |p| {
+            last = Some((p.ready, p.total))
+        })
+        .await
+        .expect("ready although watches dropped");
+    assert_eq!(last, Some((2, 2)));
+    assert_eq!(cluster.writes(), writes, "waiting writes nothing");
+    if cluster.local {
+        assert_eq!(cluster.faults_left(), 0);
+        assert!(
+            cluster.watches() - watches >= 3,
+            "every dropped watch was resumed"
+        );
+    }
+
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns);
+    let mut names: Vec<_> = deployments
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .filter_map(|d| d.metadata.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["api", "web"], "no duplicates");
     cluster.cleanup().await;
 }
