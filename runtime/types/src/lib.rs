@@ -9,6 +9,7 @@ pub mod locate;
 pub mod object;
 pub mod quantity;
 pub mod report;
+pub mod verdict;
 
 pub use diagnostic::{
     Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Severity, SourceLocation,
@@ -20,3 +21,4 @@ pub use object::{
     PolicySetSpec, ReleaseSpec, SourceSpec,
 };
 pub use report::{PolicyOutcome, ReleaseReport};
+pub use verdict::{RuleResult, Verdict as RuleVerdict};
