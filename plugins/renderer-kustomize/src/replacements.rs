@@ -173,7 +173,7 @@ pub fn replace(res: &mut [Resource], rep: &Replacement, file: &str) -> Result<()
         .as_ref()
         .ok_or_else(|| Error::at("a replacement has no source", file))?;
     let sel = source_selector(src);
-    let m = Matcher::new(&sel).map_err(|e| e.in_file(file))?;
+    let m = Matcher::exact(&sel).map_err(|e| e.in_file(file))?;
     let found: Vec<&Resource> = res.iter().filter(|r| m.matches(r)).collect();
     let source = match found.as_slice() {
         [one] => *one,
@@ -234,12 +234,12 @@ pub fn replace(res: &mut [Resource], rep: &Replacement, file: &str) -> Result<()
             .select
             .as_ref()
             .ok_or_else(|| Error::at("a replacement target has no select", file))?;
-        let sm = Matcher::new(select).map_err(|e| e.in_file(file))?;
+        let sm = Matcher::exact(select).map_err(|e| e.in_file(file))?;
         let rejects = target
             .reject
             .iter()
             .flatten()
-            .map(Matcher::new)
+            .map(Matcher::exact)
             .collect::<Result<Vec<_>>>()
             .map_err(|e| e.in_file(file))?;
         let opts = target.options.clone().unwrap_or_default();

@@ -52,8 +52,9 @@ fn norm_ns(ns: &str) -> &str {
     if ns.is_empty() { "default" } else { ns }
 }
 
-/// Kinds the Kubernetes API serves without a namespace; everything else
-/// (custom resources included) is namespaced, as kustomize assumes.
+/// Kinds that kustomize's built-in schema (Kubernetes 1.21) knows as
+/// cluster-scoped; everything else, custom resources and newer kinds
+/// included, gets a namespace, as in kustomize.
 pub fn is_cluster_scoped(kind: &str) -> bool {
     matches!(
         kind,
@@ -61,16 +62,12 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
             | "CertificateSigningRequest"
             | "ClusterRole"
             | "ClusterRoleBinding"
-            | "ClusterTrustBundle"
             | "ComponentStatus"
             | "CSIDriver"
             | "CSINode"
             | "CustomResourceDefinition"
-            | "DeviceClass"
             | "FlowSchema"
             | "IngressClass"
-            | "MutatingAdmissionPolicy"
-            | "MutatingAdmissionPolicyBinding"
             | "MutatingWebhookConfiguration"
             | "Namespace"
             | "Node"
@@ -78,21 +75,15 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
             | "PodSecurityPolicy"
             | "PriorityClass"
             | "PriorityLevelConfiguration"
-            | "ResourceSlice"
             | "RuntimeClass"
             | "SelfSubjectAccessReview"
-            | "SelfSubjectReview"
             | "SelfSubjectRulesReview"
             | "StorageClass"
             | "StorageVersion"
-            | "StorageVersionMigration"
             | "SubjectAccessReview"
             | "TokenReview"
-            | "ValidatingAdmissionPolicy"
-            | "ValidatingAdmissionPolicyBinding"
             | "ValidatingWebhookConfiguration"
             | "VolumeAttachment"
-            | "VolumeAttributesClass"
     )
 }
 

@@ -18,9 +18,12 @@ pub struct Matcher {
     annotations: Vec<Requirement>,
 }
 
-fn anchored(p: &Option<String>, what: &str) -> Result<Option<Regex>> {
+fn anchored(p: &Option<String>, what: &str, exact: bool) -> Result<Option<Regex>> {
     match p.as_deref() {
         None | Some("") => Ok(None),
+        Some(p) if exact => Ok(Some(
+            Regex::new(&format!("^{}$", regex::escape(p))).expect("escaped"),
+        )),
         Some(p) => Regex::new(&format!("^(?:{p})$")).map(Some).map_err(|e| {
             Error::new(format!(
                 "target {what} '{p}' is not a valid regular expression: {e}"
@@ -30,13 +33,23 @@ fn anchored(p: &Option<String>, what: &str) -> Result<Option<Regex>> {
 }
 
 impl Matcher {
+    /// A patch target: fields are regular expressions.
     pub fn new(s: &Selector) -> Result<Self> {
+        Self::build(s, false)
+    }
+
+    /// A replacement's select: fields are literal.
+    pub fn exact(s: &Selector) -> Result<Self> {
+        Self::build(s, true)
+    }
+
+    fn build(s: &Selector, exact: bool) -> Result<Self> {
         Ok(Matcher {
-            group: anchored(&s.group, "group")?,
-            version: anchored(&s.version, "version")?,
-            kind: anchored(&s.kind, "kind")?,
-            name: anchored(&s.name, "name")?,
-            namespace: anchored(&s.namespace, "namespace")?,
+            group: anchored(&s.group, "group", exact)?,
+            version: anchored(&s.version, "version", exact)?,
+            kind: anchored(&s.kind, "kind", exact)?,
+            name: anchored(&s.name, "name", exact)?,
+            namespace: anchored(&s.namespace, "namespace", exact)?,
             labels: parse(s.label_selector.as_deref().unwrap_or(""))?,
             annotations: parse(s.annotation_selector.as_deref().unwrap_or(""))?,
         })

@@ -18,6 +18,7 @@ use crate::selector::Matcher;
 use crate::smp;
 use crate::transforms;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// What a build produces: objects in output order, and warnings.
 #[derive(Debug)]
@@ -129,6 +130,25 @@ impl Builder<'_> {
 
     fn run(&mut self, dir: &str, kfile: &str, k: &Kustomization, acc: &mut Acc) -> Result<()> {
         acc.config.merge(&self.defaults);
+        // The deprecations kustomize v5 warns about.
+        for (old, used, new) in [
+            ("bases", k.bases.is_some(), "resources"),
+            ("commonLabels", k.common_labels.is_some(), "labels"),
+            (
+                "patchesStrategicMerge",
+                k.patches_strategic_merge.is_some(),
+                "patches",
+            ),
+            ("patchesJson6902", k.patches_json6902.is_some(), "patches"),
+            ("vars", k.vars.is_some(), "replacements"),
+        ] {
+            if used {
+                self.warnings.push(Warning {
+                    message: format!("'{old}' is deprecated; use '{new}' instead ('kustomize edit fix' rewrites it)"),
+                    file: Some(kfile.to_owned()),
+                });
+            }
+        }
         for entry in k.resources.iter().flatten().chain(k.bases.iter().flatten()) {
             self.add_resource(dir, kfile, entry, acc)?;
         }
@@ -290,16 +310,11 @@ impl Builder<'_> {
             for (doc, line) in crate::yaml::documents(&path, &text)? {
                 objects(doc, &path, line, &mut new)?;
             }
-            for r in new {
-                append(&mut acc.res, r)?;
-            }
-            Ok(())
+            append_all(&mut acc.res, new)
         } else if self.fs.is_dir(&path) {
             let mut sub = Acc::default();
             self.accumulate(&path, &mut sub, Kind::Base)?;
-            for r in sub.res {
-                append(&mut acc.res, r)?;
-            }
+            append_all(&mut acc.res, sub.res)?;
             acc.config.merge(&sub.config);
             for (v, f) in sub.vars {
                 if acc.vars.iter().any(|(x, _)| x.name == v.name) {
@@ -567,21 +582,33 @@ fn stringify_map(doc: &mut Value, field: &str) {
     }
 }
 
-/// Adds a resource; two objects with the same id are an error, as in kustomize.
-fn append(res: &mut Vec<Resource>, r: Resource) -> Result<()> {
-    let id = r.cur_id();
-    if let Some(other) = res.iter().find(|o| o.cur_id().equals(&id)) {
-        return Err(Error::at(
-            format!(
-                "{} is defined twice (also in {}); each object may appear once, use a patch to change it",
-                id.display(),
-                other.file
-            ),
-            &r.file,
-        )
-        .line(r.line, 0));
+/// Adds resources; two objects with the same id are an error, as in kustomize.
+fn append_all(res: &mut Vec<Resource>, new: Vec<Resource>) -> Result<()> {
+    let key = |r: &Resource| {
+        let mut id = r.cur_id();
+        if id.namespace.is_empty() {
+            id.namespace = "default".into();
+        }
+        id
+    };
+    let mut seen: HashMap<crate::resource::Id, usize> =
+        res.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+    for r in new {
+        let id = key(&r);
+        if let Some(&i) = seen.get(&id) {
+            return Err(Error::at(
+                format!(
+                    "{} is defined twice (also in {}); each object may appear once, use a patch to change it",
+                    r.cur_id().display(),
+                    res[i].file
+                ),
+                &r.file,
+            )
+            .line(r.line, 0));
+        }
+        seen.insert(id, res.len());
+        res.push(r);
     }
-    res.push(r);
     Ok(())
 }
 

@@ -7,9 +7,16 @@ use crate::error::{Error, Result};
 use serde_json::Value;
 
 fn options() -> serde_saphyr::Options {
+    // Rendered trees hold thousands of documents in one file; the sandbox's
+    // memory limit, not the parser's default budget, bounds them.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_documents = usize::MAX;
+    budget.max_nodes = usize::MAX;
+    budget.max_events = usize::MAX;
     serde_saphyr::options! {
         strict_booleans: true,
         legacy_octal_numbers: true,
+        budget: Some(budget),
     }
 }
 

@@ -95,3 +95,24 @@ fn unknown_kustomization_field_is_located() {
     assert!(e.message.contains("namePrefx"), "{e}");
     assert_eq!(e.line, 3, "{e:?}");
 }
+
+#[test]
+fn deprecated_fields_warn_as_kustomize_does() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/kustomize/vars");
+    let out = target::build(&DirFs { root }, "").unwrap();
+    let files: Vec<_> = out
+        .warnings
+        .iter()
+        .filter(|w| {
+            w.message
+                .contains("'vars' is deprecated; use 'replacements'")
+        })
+        .map(|w| w.file.as_deref().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        files,
+        ["kustomization.yaml", "base/kustomization.yaml"],
+        "{:?}",
+        out.warnings
+    );
+}
