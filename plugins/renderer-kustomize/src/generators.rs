@@ -151,6 +151,11 @@ pub fn generate(
     r.generated = Some(Generated {
         behavior,
         hash: !opts.disable_hash,
+        by: if secret {
+            "SecretGenerator"
+        } else {
+            "ConfigMapGenerator"
+        },
     });
     Ok(r)
 }

@@ -109,6 +109,8 @@ pub struct Generated {
     pub behavior: Behavior,
     /// Appends the content hash to the name at the end of the build.
     pub hash: bool,
+    /// `ConfigMapGenerator` or `SecretGenerator`, for origin annotations.
+    pub by: &'static str,
 }
 
 #[derive(Debug, Clone)]

@@ -38,6 +38,7 @@ pub fn build(fs: &dyn Fs, dir: &str) -> Result<Output> {
     let mut acc = Acc::default();
     let root = b.accumulate(dir, &mut acc, Kind::Root)?;
     finish(&mut acc)?;
+    build_metadata(&mut acc.res, &root, dir)?;
     sort(&mut acc.res, root.sort_options.as_ref())?;
     Ok(Output {
         resources: acc.res,
@@ -693,6 +694,10 @@ fn absorb(res: &mut Vec<Resource>, mut r: Resource, kfile: &str) -> Result<()> {
             r.generated = Some(crate::resource::Generated {
                 behavior: Behavior::Create,
                 hash,
+                by: old
+                    .generated
+                    .as_ref()
+                    .map_or("ConfigMapGenerator", |g| g.by),
             });
             res[i] = r;
             Ok(())
@@ -798,12 +803,16 @@ fn apply_sm_opts(
         let before = r.cur_id();
         let mut p = patch.clone();
         if target.is_some() {
-            // The patch's own id does not rename what it is applied to.
+            // The patch's own id renames what it is applied to only when allowed.
             if let Some(md) = p.get_mut("metadata").and_then(Value::as_object_mut) {
-                md.shift_remove("name");
+                if !allow_name {
+                    md.shift_remove("name");
+                }
                 md.shift_remove("namespace");
             }
-            if let Some(m) = p.as_object_mut() {
+            if let Some(m) = p.as_object_mut()
+                && !allow_kind
+            {
                 m.shift_remove("kind");
                 m.shift_remove("apiVersion");
             }
@@ -918,6 +927,60 @@ fn finish(acc: &mut Acc) -> Result<()> {
     nameref::fix(&mut acc.res, &acc.config)?;
     replacements::resolve_vars(&mut acc.res, &acc.vars, &acc.config.var_reference)?;
     Ok(())
+}
+
+/// `buildMetadata` of the kustomization built (kustomize ignores it in
+/// bases): the managed-by label and origin annotations.
+fn build_metadata(res: &mut [Resource], k: &Kustomization, top: &str) -> Result<()> {
+    for option in k.build_metadata.iter().flatten() {
+        match option.as_str() {
+            "managedByLabel" => {
+                // The version kustomize reports when built into kubectl.
+                let label = [(
+                    "app.kubernetes.io/managed-by".to_owned(),
+                    "kustomize-(devel)".to_owned(),
+                )];
+                let spec = [FieldSpec::new("metadata/labels", true)];
+                transforms::add_pairs(res, &label, &spec)?;
+            }
+            "originAnnotations" => {
+                for r in res.iter_mut() {
+                    let path = relative(top, &r.file);
+                    let origin = match &r.generated {
+                        Some(g) => format!(
+                            "configuredIn: {path}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {}\n",
+                            g.by
+                        ),
+                        None => format!("path: {path}\n"),
+                    };
+                    let md = r.metadata_mut();
+                    let annotations = md
+                        .entry("annotations")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                    if let Value::Object(a) = annotations {
+                        a.insert("config.kubernetes.io/origin".into(), origin.into());
+                    }
+                }
+            }
+            "transformerAnnotations" => {}
+            other => {
+                return Err(Error::new(format!(
+                    "buildMetadata option '{other}' is unknown; use managedByLabel, originAnnotations or transformerAnnotations"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `to` relative to directory `from` (both artifact-relative).
+fn relative(from: &str, to: &str) -> String {
+    let f: Vec<&str> = from.split('/').filter(|s| !s.is_empty()).collect();
+    let t: Vec<&str> = to.split('/').filter(|s| !s.is_empty()).collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; f.len() - common];
+    parts.extend(&t[common..]);
+    parts.join("/")
 }
 
 const ORDER_FIRST: [&str; 22] = [
