@@ -839,77 +839,77 @@ fn apply_sm_opts(
     Ok(!indices.is_empty())
 }
 
-/// `crds:` — OpenAPI definitions whose properties carry
-/// `x-kubernetes-object-ref-kind` add name references for custom kinds.
+/// `crds:` — a map of Go type names to OpenAPI definitions (the format
+/// kustomize reads); properties marked `x-kubernetes-object-ref-kind` add
+/// name references from the kind (the type name's last segment).
 fn crds(doc: &Value, config: &mut TransformerConfig) {
-    let Some(defs) = doc
-        .get("definitions")
-        .and_then(Value::as_object)
-        .or_else(|| doc.as_object())
-    else {
-        return;
-    };
-    for def in defs.values() {
-        let Some(gvks) = def
-            .get("x-kubernetes-group-version-kind")
-            .and_then(Value::as_array)
-        else {
+    let Some(defs) = doc.as_object() else { return };
+    for (type_name, def) in defs {
+        let Some(props) = properties(def) else {
             continue;
         };
-        let Some(gvk) = gvks.first() else { continue };
-        let kind = gvk
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        if !["kind", "apiVersion", "metadata"]
+            .iter()
+            .all(|k| props.contains_key(*k))
+        {
+            continue;
+        }
+        let kind = type_name.rsplit('.').next().unwrap_or(type_name);
         let mut found = Vec::new();
         collect_refs(def, defs, "", &mut found, 0);
-        for (path, ref_kind) in found {
+        for (path, ref_version, ref_kind) in found {
+            let doc = serde_json::json!({"nameReference": [{
+                "kind": ref_kind,
+                "version": ref_version,
+                "fieldSpecs": [{"path": path, "kind": kind}],
+            }]});
             let mut tc = TransformerConfig::default();
-            let doc = serde_json::json!({"nameReference": [{"kind": ref_kind, "fieldSpecs": [{"path": path, "kind": kind}]}]});
-            if tc.merge_value(&doc, "<crd>").is_ok() {
+            if tc.merge_value(&doc, "<crds>").is_ok() {
                 config.merge(&tc);
             }
         }
     }
 }
 
+fn properties(def: &Value) -> Option<&serde_json::Map<String, Value>> {
+    def.get("Schema")
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+}
+
 fn collect_refs(
-    schema: &Value,
+    def: &Value,
     defs: &serde_json::Map<String, Value>,
     prefix: &str,
-    out: &mut Vec<(String, String)>,
+    out: &mut Vec<(String, String, String)>,
     depth: usize,
 ) {
-    if depth > 10 {
+    let Some(props) = properties(def) else { return };
+    if depth > 16 {
         return;
     }
-    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
-        return;
-    };
     for (name, p) in props {
         let path = if prefix.is_empty() {
             name.clone()
         } else {
             format!("{prefix}/{name}")
         };
-        if let Some(k) = p
+        if let Some(kind) = p
             .get("x-kubernetes-object-ref-kind")
             .and_then(Value::as_str)
         {
-            out.push((format!("{path}/name"), k.to_owned()));
-            if p.get("properties").is_none() {
-                out.pop();
-                out.push((path.clone(), k.to_owned()));
-            }
-        }
-        let target = p
+            let version = p
+                .get("x-kubernetes-object-ref-api-version")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            out.push((format!("{path}/name"), version.to_owned(), kind.to_owned()));
+        } else if let Some(next) = p
             .get("$ref")
             .and_then(Value::as_str)
-            .and_then(|r| r.rsplit('/').next())
-            .and_then(|n| defs.get(n))
-            .unwrap_or(p);
-        collect_refs(target, defs, &path, out, depth + 1);
+            .and_then(|r| defs.get(r))
+        {
+            collect_refs(next, defs, &path, out, depth + 1);
+        }
     }
 }
 
