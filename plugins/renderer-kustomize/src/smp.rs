@@ -214,11 +214,8 @@ fn merge_list(
         _ => &[],
     };
     match strategy {
-        ListMerge::Replace => patch
-            .iter()
-            .filter(|p| p.as_object().and_then(directive).is_none())
-            .cloned()
-            .collect(),
+        // Kustomize copies such lists as written, directives included.
+        ListMerge::Replace => patch.to_vec(),
         ListMerge::Primitive => {
             let mut out: Vec<Value> = Vec::new();
             for v in patch.iter().chain(orig) {
