@@ -111,11 +111,10 @@ fn update(v: &mut Value, nr: &NameRef, cands: &[Candidate], referrer: &Id) -> Re
     Ok(())
 }
 
+/// A name alone refers to an object in the referrer's namespace (or a
+/// cluster-scoped one); subjects and service references name their own.
 fn same_ns_as_referrer(c: &Candidate, referrer: &Id) -> bool {
-    referrer.is_cluster_scoped()
-        || c.cur.is_cluster_scoped()
-        || c.cur.kind == "ServiceAccount"
-        || referrer.ns_equals(&c.cur)
+    referrer.is_cluster_scoped() || c.cur.is_cluster_scoped() || referrer.ns_equals(&c.cur)
 }
 
 fn select(name: &str, pool: &[&Candidate], nr: &NameRef, referrer: &Id) -> Result<Option<String>> {
