@@ -686,8 +686,9 @@ fn absorb(res: &mut Vec<Resource>, mut r: Resource, kfile: &str) -> Result<()> {
             if !annotations.is_empty() {
                 md.insert("annotations".into(), to_map(annotations));
             }
+            // Once either side disables the name suffix hash, it stays off.
             let hash = old.generated.as_ref().is_some_and(|g| g.hash)
-                || r.generated.as_ref().is_some_and(|g| g.hash);
+                && r.generated.as_ref().is_some_and(|g| g.hash);
             r.prev = old.prev.clone();
             r.file = old.file.clone();
             r.line = old.line;
