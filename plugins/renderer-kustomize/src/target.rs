@@ -154,10 +154,12 @@ impl Builder<'_> {
             self.add_resource(dir, kfile, entry, acc)?;
         }
         for entry in k.components.iter().flatten() {
-            if is_remote(entry) {
-                return Err(remote(entry, kfile));
-            }
-            let path = join(dir, entry).ok_or_else(|| leaves(entry, kfile))?;
+            let path = join(dir, entry).filter(|p| self.fs.is_dir(p));
+            let path = match path {
+                Some(p) => p,
+                None if is_remote(entry) => return Err(remote(entry, kfile)),
+                None => join(dir, entry).ok_or_else(|| leaves(entry, kfile))?,
+            };
             if !self.fs.is_dir(&path) {
                 return Err(Error::at(
                     format!(
@@ -292,7 +294,9 @@ impl Builder<'_> {
     }
 
     fn add_resource(&mut self, dir: &str, kfile: &str, entry: &str, acc: &mut Acc) -> Result<()> {
-        if is_remote(entry) {
+        // Local paths win, as in kustomize; only then is an entry a URL.
+        let local = join(dir, entry).filter(|p| self.fs.is_file(p) || self.fs.is_dir(p));
+        if local.is_none() && is_remote(entry) {
             return Err(remote(entry, kfile));
         }
         let path = join(dir, entry).ok_or_else(|| leaves(entry, kfile))?;
