@@ -303,3 +303,51 @@ async fn target_namespace_is_applied_to_namespaced_objects() {
             .all(|d| d.severity != Severity::Error)
     );
 }
+
+#[tokio::test]
+async fn a_second_run_reuses_the_stored_artifact_and_a_tampered_one_is_fetched_again() {
+    let dir = tree(&[("app/deploy/b-web.yaml", DEPLOY)]);
+    let cache = tempfile::tempdir().unwrap();
+    let store_dir = tempfile::tempdir().unwrap();
+    let run_once = || async {
+        let objects = objects(dir.path(), OBJECTS);
+        let release = objects.releases().next().unwrap().clone();
+        let store = sluice_pipeline::ArtifactStore::open(store_dir.path()).unwrap();
+        Pipeline::with_store(host(cache.path()), objects, store)
+            .run(&release, Mode::Build)
+            .await
+            .unwrap()
+    };
+    let first = run_once().await;
+    let store = sluice_pipeline::ArtifactStore::open(store_dir.path()).unwrap();
+    let record = store.last("Source/default/app").unwrap().unwrap();
+    assert_eq!(record.revision, first.revision);
+    let tree_dir = store_dir
+        .path()
+        .join("trees")
+        .join(record.digest.trim_start_matches("sha256:"));
+    let rendered = tree_dir.join("deploy/b-web.yaml");
+    let modified = std::fs::metadata(&rendered).unwrap().modified().unwrap();
+
+    // Unchanged: the local plugin answers `unchanged` and the stored tree is used.
+    let second = run_once().await;
+    assert_eq!(second.revision, first.revision);
+    assert_eq!(second.manifests.len(), first.manifests.len());
+    assert_eq!(
+        std::fs::metadata(&rendered).unwrap().modified().unwrap(),
+        modified,
+        "the stored tree is reused, not rewritten"
+    );
+
+    // Someone edits the stored tree: it no longer matches its digest, so
+    // the run fetches afresh instead of rendering the edited file.
+    std::fs::write(&rendered, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\n").unwrap();
+    let third = run_once().await;
+    assert_eq!(third.revision, first.revision);
+    let names: Vec<String> = third.manifests.iter().map(|m| m.resource().to_string()).collect();
+    assert_eq!(names, ["Deployment/web"]);
+    assert!(
+        std::fs::read_to_string(&rendered).unwrap().contains("kind: Deployment"),
+        "the tree was restored from the source"
+    );
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about)]
 pub struct Cli {
-    /// Where compiled plugins are cached [env: SLUICE_CACHE_DIR; default: ~/.cache/sluice/plugins]
+    /// Where compiled plugins and fetched artifacts are cached [env: SLUICE_CACHE_DIR; default: ~/.cache/sluice]
     #[arg(long, global = true)]
     pub cache_dir: Option<PathBuf>,
     /// More log output (-v info, -vv debug); SLUICE_LOG takes a tracing filter

@@ -3,7 +3,7 @@
 use crate::args::{Cli, Command, Format, PluginCommand, Selection};
 use crate::output;
 use anyhow::{Context, Result, bail};
-use sluice_pipeline::{Mode, Pipeline};
+use sluice_pipeline::{ArtifactStore, Mode, Pipeline};
 use sluice_plugin_host::{HostConfig, Plugin, PluginHost};
 use sluice_types::{Loaded, Object, Objects};
 use std::path::{Path, PathBuf};
@@ -13,13 +13,15 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Playground(options) = &cli.command {
         return crate::playground::run(options).await;
     }
+    let cache = cache_dir(cli.cache_dir);
     let host = PluginHost::new(HostConfig {
-        cache_dir: Some(cache_dir(cli.cache_dir)),
+        cache_dir: Some(cache.join("plugins")),
         ..HostConfig::default()
     })?;
+    let store = ArtifactStore::open(cache.join("artifacts"))?;
     match cli.command {
-        Command::Build(selection) => build(host, &selection).await,
-        Command::Check { selection, output } => check(host, &selection, output).await,
+        Command::Build(selection) => build(host, store, &selection).await,
+        Command::Check { selection, output } => check(host, store, &selection, output).await,
         Command::Plugin(PluginCommand::List { paths, output }) => list(host, &paths, output).await,
         Command::Plugin(PluginCommand::Inspect {
             plugin,
@@ -36,7 +38,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             timeout,
             output,
         } => {
-            let (pipeline, releases) = prepare(host, &selection)?;
+            let (pipeline, releases) = prepare(host, store, &selection)?;
             let options = crate::apply::Options {
                 dry_run,
                 prune,
@@ -53,7 +55,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             prune,
             no_color,
         } => {
-            let (pipeline, releases) = prepare(host, &selection)?;
+            let (pipeline, releases) = prepare(host, store, &selection)?;
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
         Command::Playground(_) => unreachable!("handled before the plugin host starts"),
@@ -62,13 +64,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
     flag.or_else(|| std::env::var_os("SLUICE_CACHE_DIR").map(PathBuf::from))
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sluice/plugins"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sluice/plugins"))
-        })
-        .unwrap_or_else(|| std::env::temp_dir().join("sluice-plugins"))
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("sluice")))
+        .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/sluice")))
+        .unwrap_or_else(|| std::env::temp_dir().join("sluice-cache"))
 }
 
 fn load(paths: &[PathBuf]) -> Result<Objects> {
@@ -102,17 +100,21 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
 }
 
 /// The pipeline over the selected inputs and the releases to run.
-fn prepare(host: PluginHost, selection: &Selection) -> Result<(Pipeline, Vec<Loaded>)> {
+fn prepare(
+    host: PluginHost,
+    store: ArtifactStore,
+    selection: &Selection,
+) -> Result<(Pipeline, Vec<Loaded>)> {
     let objects = load(&selection.paths)?;
     let releases = selected(&objects, selection)?
         .into_iter()
         .cloned()
         .collect();
-    Ok((Pipeline::new(host, objects), releases))
+    Ok((Pipeline::with_store(host, objects, store), releases))
 }
 
-async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
-    let (pipeline, releases) = prepare(host, selection)?;
+async fn build(host: PluginHost, store: ArtifactStore, selection: &Selection) -> Result<ExitCode> {
+    let (pipeline, releases) = prepare(host, store, selection)?;
     let mut documents = Vec::new();
     for release in &releases {
         let report = pipeline.run(release, Mode::Build).await?;
@@ -123,8 +125,13 @@ async fn build(host: PluginHost, selection: &Selection) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn check(host: PluginHost, selection: &Selection, format: Format) -> Result<ExitCode> {
-    let (pipeline, releases) = prepare(host, selection)?;
+async fn check(
+    host: PluginHost,
+    store: ArtifactStore,
+    selection: &Selection,
+    format: Format,
+) -> Result<ExitCode> {
+    let (pipeline, releases) = prepare(host, store, selection)?;
     let mut results = Vec::new();
     for release in &releases {
         results.push((

@@ -8,7 +8,9 @@ mod catalog;
 mod error;
 mod namespace;
 mod run;
+mod source;
 
 pub use catalog::{Catalog, Lookup};
 pub use error::{Error, Result};
 pub use run::{Mode, Pipeline};
+pub use sluice_artifacts::ArtifactStore;

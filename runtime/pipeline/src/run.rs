@@ -3,6 +3,7 @@
 use crate::catalog::{Catalog, Lookup};
 use crate::error::{At, Error, Result};
 use crate::namespace;
+use sluice_artifacts::ArtifactStore;
 use sluice_plugin_host::{FetchOutcome, FetchRequest, Plugin, PluginHost, RenderRequest};
 use sluice_types::{
     Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef,
@@ -24,11 +25,14 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Pipeline {
     catalog: Catalog,
+    store: ArtifactStore,
+    /// Holds a throwaway store when no store was given.
+    _scratch: Option<tempfile::TempDir>,
 }
 
-/// A fetched artifact; the directory lives as long as this value.
+/// A fetched artifact, kept in the artifact store.
 struct Artifact {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
     url: String,
     revision: String,
     /// For `file://` sources: the directory users know, so locations point at
@@ -37,9 +41,28 @@ struct Artifact {
 }
 
 impl Pipeline {
+    /// A pipeline whose artifacts live in a temporary store, gone with it.
     pub fn new(host: PluginHost, objects: Objects) -> Pipeline {
+        let scratch = tempfile::Builder::new()
+            .prefix("sluice-artifacts-")
+            .tempdir()
+            .expect("a temporary directory can be created");
+        let store =
+            ArtifactStore::open(scratch.path()).expect("a fresh directory opens as a store");
         Pipeline {
             catalog: Catalog::new(host, objects),
+            store,
+            _scratch: Some(scratch),
+        }
+    }
+
+    /// A pipeline keeping artifacts in `store`, so a later run that finds no
+    /// new revision reuses them without fetching.
+    pub fn with_store(host: PluginHost, objects: Objects, store: ArtifactStore) -> Pipeline {
+        Pipeline {
+            catalog: Catalog::new(host, objects),
+            store,
+            _scratch: None,
         }
     }
 
@@ -86,7 +109,7 @@ impl Pipeline {
             .await?;
         let rendered = renderer
             .render(
-                artifact.dir.path(),
+                &artifact.dir,
                 RenderRequest {
                     url: artifact.url.clone(),
                     revision: artifact.revision.clone(),
@@ -138,7 +161,7 @@ impl Pipeline {
             }
         }
 
-        let mut texts = Texts::new(artifact.dir.path());
+        let mut texts = Texts::new(&artifact.dir);
         for d in policies.iter_mut().flat_map(|p| p.diagnostics.iter_mut()) {
             texts.refine(d);
         }
@@ -207,78 +230,83 @@ impl Pipeline {
             unreachable!()
         };
         let at = at(source);
-        let (scheme, rest) = spec
-            .url
-            .split_once("://")
-            .unwrap_or(("file", spec.url.as_str()));
-        let (local_dir, default_plugin) = match scheme {
-            "file" => {
-                let dir = source.base_dir().join(rest);
-                if !dir.is_dir() {
-                    return Err(Error::Reference {
-                        at,
-                        field: "spec.url",
-                        message: format!(
-                            "{} is not a directory; the path is relative to the file that declares the Source",
-                            dir.display()
-                        ),
-                    });
-                }
-                (Some(dir), Some("local"))
-            }
-            _ => (None, None),
-        };
-        let name = spec.plugin.as_deref().or(default_plugin).ok_or_else(|| Error::Reference {
-            at: at.clone(),
-            field: "spec.plugin",
-            message: format!("no built-in source handles '{scheme}://' URLs yet; set spec.plugin to a source plugin that does"),
-        })?;
+        let plan = crate::source::plan(source, spec, self.catalog.objects(), &at)?;
         let plugin = self
             .plugin(
                 &at,
                 "spec.plugin",
-                name,
+                &plan.plugin,
                 source.namespace(),
                 PluginKind::Source,
             )
-            .await?;
-        let dir = tempfile::Builder::new()
-            .prefix("sluice-artifact-")
-            .tempdir()
-            .map_err(|e| Error::Io {
-                at: at.clone(),
-                message: format!("cannot create a temporary directory: {e}"),
-            })?;
-        let fetched = plugin
-            .fetch(
-                local_dir.as_deref(),
-                dir.path(),
-                FetchRequest {
-                    url: spec.url.clone(),
-                    config: spec.config.clone(),
-                    last_revision: None,
-                    secret: None,
-                    insecure: false,
-                    grants: Default::default(),
-                },
-            )
-            .await
-            .map_err(|e| plugin_error(&at, "spec.config", e))?;
-        diagnostics.extend(fetched.diagnostics);
-        let FetchOutcome::Fetched(revision) = fetched.outcome else {
-            return Err(Error::Io {
-                at,
-                message: format!(
-                    "source plugin '{name}' answered 'unchanged' to a first fetch; the plugin is broken"
-                ),
-            });
+            .await?
+            .with_timeout(plan.timeout);
+        let key = format!("Source/{}/{}", source.namespace(), source.name());
+        let store_error = |e: sluice_artifacts::Error| Error::Io {
+            at: at.clone(),
+            message: e.to_string(),
         };
-        Ok(Artifact {
-            dir,
-            url: spec.url.clone(),
-            revision,
-            shown_root: local_dir.map(|d| tidy(&d)),
-        })
+        // The last revision counts only if it came from the same URL.
+        let last = self
+            .store
+            .last(&key)
+            .map_err(store_error)?
+            .filter(|r| r.url == plan.url);
+        let mut last_revision = last.map(|r| r.revision);
+        loop {
+            let staging = self.store.stage().map_err(store_error)?;
+            let fetched = plugin
+                .fetch(
+                    plan.local_dir.as_deref(),
+                    staging.path(),
+                    FetchRequest {
+                        url: plan.url.clone(),
+                        config: spec.config.clone(),
+                        last_revision: last_revision.clone(),
+                        secret: plan.secret.clone(),
+                        insecure: plan.insecure,
+                        grants: plan.grants.clone(),
+                    },
+                )
+                .await
+                .map_err(|e| plugin_error(&at, "spec.config", e))?;
+            diagnostics.extend(fetched.diagnostics);
+            let stored = match fetched.outcome {
+                FetchOutcome::Fetched(revision) => self
+                    .store
+                    .commit(staging, &key, &plan.url, &revision)
+                    .map_err(store_error)?,
+                FetchOutcome::Unchanged if last_revision.is_none() => {
+                    return Err(Error::Io {
+                        at,
+                        message: format!(
+                            "source plugin '{}' answered 'unchanged' to a first fetch; the plugin is broken",
+                            plan.plugin
+                        ),
+                    });
+                }
+                FetchOutcome::Unchanged => match self.store.load(&key) {
+                    Ok(Some(stored)) => stored,
+                    // The stored tree is gone or damaged: fetch it afresh.
+                    Ok(None) => {
+                        last_revision = None;
+                        continue;
+                    }
+                    Err(e) if e.is_corrupt() => {
+                        tracing::warn!(source = %key, "{e}");
+                        last_revision = None;
+                        continue;
+                    }
+                    Err(e) => return Err(store_error(e)),
+                },
+            };
+            return Ok(Artifact {
+                dir: stored.dir,
+                url: spec.url.clone(),
+                revision: stored.revision,
+                shown_root: plan.local_dir.as_deref().map(tidy),
+            });
+        }
     }
 
     async fn plugin(

@@ -82,6 +82,7 @@ enum WorldPre {
 pub struct Plugin {
     inner: Arc<Inner>,
     shared: Arc<Shared>,
+    limits: Limits,
 }
 
 struct Shared {
@@ -91,7 +92,6 @@ struct Shared {
     schema: String,
     validator: jsonschema::Validator,
     world: WorldPre,
-    limits: Limits,
     exports: Vec<String>,
     imports: Vec<String>,
 }
@@ -224,10 +224,10 @@ impl Plugin {
                 schema,
                 validator,
                 world,
-                limits,
                 exports,
                 imports,
             }),
+            limits,
         })
     }
 
@@ -249,7 +249,15 @@ impl Plugin {
         &self.shared.schema
     }
     pub fn limits(&self) -> &Limits {
-        &self.shared.limits
+        &self.limits
+    }
+
+    /// The same plugin with another per-call deadline; a Source's
+    /// `spec.timeout` covers its transfers this way.
+    pub fn with_timeout(&self, timeout: Duration) -> Plugin {
+        let mut plugin = self.clone();
+        plugin.limits.timeout = timeout;
+        plugin
     }
     /// Component-level export names (WIT functions and interfaces).
     pub fn exports(&self) -> &[String] {
@@ -395,11 +403,11 @@ impl Plugin {
     }
 
     fn store(&self, sandbox: Sandbox<'_>) -> Result<Store<PluginState>> {
-        new_store(&self.inner, &self.shared.name, &self.shared.limits, sandbox)
+        new_store(&self.inner, &self.shared.name, &self.limits, sandbox)
     }
 
     fn timeout(&self) -> Duration {
-        self.shared.limits.timeout + GRACE
+        self.limits.timeout + GRACE
     }
 
     fn finish<T>(
@@ -408,7 +416,7 @@ impl Plugin {
         store: &Store<PluginState>,
         raw: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
     ) -> Result<T> {
-        classify(&self.shared.name, step, &self.shared.limits, store, raw)
+        classify(&self.shared.name, step, &self.limits, store, raw)
     }
 
     /// Applies the output cap to what the plugin returned (a failure report
@@ -423,7 +431,7 @@ impl Plugin {
             Ok(v) => size(v),
             Err(d) => convert::diagnostics_size(d),
         };
-        check_size(&self.shared.name, step, bytes, &self.shared.limits)?;
+        check_size(&self.shared.name, step, bytes, &self.limits)?;
         out.map_err(|diagnostics| Error::Failed {
             plugin: self.name().into(),
             step,

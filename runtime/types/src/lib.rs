@@ -9,6 +9,7 @@ pub mod locate;
 pub mod object;
 pub mod quantity;
 pub mod report;
+pub mod secret;
 pub mod verdict;
 
 pub use diagnostic::{
@@ -21,4 +22,5 @@ pub use object::{
     PolicySetSpec, ReleaseSpec, SourceSpec,
 };
 pub use report::{PolicyOutcome, ReleaseReport};
+pub use secret::SecretData;
 pub use verdict::{RuleResult, Verdict as RuleVerdict};

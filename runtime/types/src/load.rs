@@ -3,6 +3,7 @@
 use crate::object::{
     API_VERSION, Object, ObjectMeta, PluginSpec, PolicySetSpec, ReleaseSpec, SourceSpec,
 };
+use crate::secret::SecretData;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt;
@@ -56,6 +57,8 @@ impl fmt::Display for LoadError {
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
     pub items: Vec<Loaded>,
+    /// `v1` Secrets declared beside the objects (for `spec.secretRef`).
+    pub secrets: Vec<SecretData>,
 }
 
 impl Objects {
@@ -111,6 +114,19 @@ impl Objects {
             let Some(api_version) = doc.get("apiVersion").and_then(Value::as_str) else {
                 continue;
             };
+            if api_version == "v1" && doc.get("kind").and_then(Value::as_str) == Some("Secret") {
+                let secret =
+                    SecretData::from_document(&doc, file.to_path_buf(), line).map_err(at)?;
+                if self
+                    .secrets
+                    .iter()
+                    .any(|s| s.name == secret.name && s.namespace == secret.namespace)
+                {
+                    return Err(at(format!("Secret '{}' is declared twice", secret.name)));
+                }
+                self.secrets.push(secret);
+                continue;
+            }
             if !api_version.starts_with("sluice.dev/") {
                 continue;
             }
@@ -189,6 +205,13 @@ impl Objects {
         self.items
             .iter()
             .find(|o| o.object.kind() == kind && o.name() == name && o.namespace() == namespace)
+    }
+
+    /// The Secret `name` in `namespace`.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<&SecretData> {
+        self.secrets
+            .iter()
+            .find(|s| s.name == name && s.namespace == namespace)
     }
 
     /// `Plugin` objects in declaration order.

@@ -42,6 +42,24 @@ pub struct SourceSpec {
     pub interval: Option<Duration>,
     #[serde(default)]
     pub suspend: bool,
+    /// Credentials for the transport, as Flux's `secretRef`: a `v1` Secret in
+    /// the Source's namespace (Git `username`/`password` or `bearerToken`,
+    /// OCI `.dockerconfigjson`, bucket `accesskey`/`secretkey`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+    /// Allow plain HTTP to the endpoint (a registry or bucket without TLS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Time limit for one fetch, transfers included (default 60s, as Flux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+}
+
+/// Reference to an object by name in the referring object's namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalObjectRef {
+    pub name: String,
 }
 
 /// Reference to a Sluice object by name (same namespace unless given).
