@@ -404,6 +404,13 @@ mod tests {
     }
 
     #[test]
+    fn hash_matches_kubectl_kustomize() {
+        // `configMapGenerator: [{name: cm, literals: [a=b]}]` is `cm-4h2mbtbbt6`.
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}});
+        assert_eq!(content_hash(&cm), "4h2mbtbbt6");
+    }
+
+    #[test]
     fn env_files() {
         let got = parse_env("\u{feff}# c\nA=1\n\n  B=x=y\nC=\"q\"\n", "e.env").unwrap();
         assert_eq!(
