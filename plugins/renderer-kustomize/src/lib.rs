@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 wit_bindgen::generate!({ path: "../../wit", world: "renderer" });
 
-use sluice::plugin::types::{PluginKind, ResourceRef, Severity, SourceLocation};
+use sluice::plugin::types::{PluginKind, Severity, SourceLocation};
 
 const SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -128,7 +128,7 @@ fn diagnostic(
     Diagnostic {
         severity,
         message,
-        resource: None::<ResourceRef>,
+        resource: None,
         field_path: field.map(Into::into),
         location,
         code: None,
