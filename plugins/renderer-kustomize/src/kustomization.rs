@@ -261,14 +261,6 @@ pub fn load(fs: &dyn Fs, file: &str) -> Result<Kustomization> {
     }
     for (field, used) in [
         (
-            "generators",
-            k.generators.as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        (
-            "transformers",
-            k.transformers.as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        (
             "validators",
             k.validators.as_ref().is_some_and(|v| !v.is_empty()),
         ),

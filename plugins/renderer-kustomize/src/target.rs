@@ -20,6 +20,8 @@ use crate::transforms;
 use serde_json::Value;
 use std::collections::HashMap;
 
+mod builtin;
+
 /// What a build produces: objects in output order, and warnings.
 #[derive(Debug)]
 pub struct Output {
@@ -199,6 +201,10 @@ impl Builder<'_> {
             }
         }
 
+        if let Some(entries) = &k.generators {
+            self.run_generators(dir, kfile, entries, acc)?;
+        }
+
         // The built-in transformers, in kustomize's order.
         for p in k.patches_strategic_merge.iter().flatten() {
             self.patch_sm_legacy(dir, kfile, p, acc)?;
@@ -261,25 +267,10 @@ impl Builder<'_> {
                 .map_err(|e| e.in_file(kfile))?;
         }
         for entry in k.replacements.iter().flatten() {
-            match entry {
-                ReplacementEntry::Inline(rep) => replacements::replace(&mut acc.res, rep, kfile)?,
-                ReplacementEntry::Path { path } => {
-                    let file = self.local_file(dir, kfile, path, "replacements")?;
-                    let text = self.read_text(&file)?;
-                    for (doc, _) in crate::yaml::documents(&file, &text)? {
-                        let list = match doc {
-                            Value::Array(a) => a,
-                            other => vec![other],
-                        };
-                        for item in list {
-                            let rep: Replacement = serde_json::from_value(item).map_err(|e| {
-                                Error::at(format!("invalid replacement: {e}"), &file)
-                            })?;
-                            replacements::replace(&mut acc.res, &rep, &file)?;
-                        }
-                    }
-                }
-            }
+            self.replacement(dir, kfile, entry, acc)?;
+        }
+        if let Some(entries) = &k.transformers {
+            self.run_transformers(dir, kfile, entries, acc)?;
         }
         for var in k.vars.iter().flatten() {
             if acc.vars.iter().any(|(v, _)| v.name == var.name) {
@@ -291,6 +282,34 @@ impl Builder<'_> {
             acc.vars.push((var.clone(), kfile.to_owned()));
         }
         Ok(())
+    }
+
+    fn replacement(
+        &mut self,
+        dir: &str,
+        kfile: &str,
+        entry: &ReplacementEntry,
+        acc: &mut Acc,
+    ) -> Result<()> {
+        match entry {
+            ReplacementEntry::Inline(rep) => replacements::replace(&mut acc.res, rep, kfile),
+            ReplacementEntry::Path { path } => {
+                let file = self.local_file(dir, kfile, path, "replacements")?;
+                let text = self.read_text(&file)?;
+                for (doc, _) in crate::yaml::documents(&file, &text)? {
+                    let list = match doc {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    };
+                    for item in list {
+                        let rep: Replacement = serde_json::from_value(item)
+                            .map_err(|e| Error::at(format!("invalid replacement: {e}"), &file))?;
+                        replacements::replace(&mut acc.res, &rep, &file)?;
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     fn add_resource(&mut self, dir: &str, kfile: &str, entry: &str, acc: &mut Acc) -> Result<()> {

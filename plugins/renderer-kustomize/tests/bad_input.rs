@@ -116,3 +116,14 @@ fn deprecated_fields_warn_as_kustomize_does() {
         out.warnings
     );
 }
+
+#[test]
+fn plugins_that_run_programs_are_refused() {
+    let e = error("exec-plugin");
+    assert_eq!(e.file.as_deref(), Some("plugin.yaml"), "{e}");
+    assert!(
+        e.message.contains("someteam.example.com/v1/ValueAnnotator"),
+        "{e}"
+    );
+    assert!(e.message.contains("apiVersion: builtin"), "{e}");
+}
