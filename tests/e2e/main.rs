@@ -2,6 +2,7 @@
 //! components built from this repository. One binary, several modules.
 
 mod hostile;
+mod kustomize;
 mod loading;
 mod pipeline;
 mod python;
