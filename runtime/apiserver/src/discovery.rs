@@ -101,6 +101,9 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
         }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
         resources.push(entry);
         if r.status {
             resources.push(json!({

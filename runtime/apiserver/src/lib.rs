@@ -15,6 +15,7 @@ mod discovery;
 mod error;
 mod managed_fields;
 mod merge;
+mod openapi;
 mod ops;
 mod partial;
 mod persist;
@@ -26,6 +27,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod table;
 mod watch;
 
 use std::net::{Ipv4Addr, SocketAddr};

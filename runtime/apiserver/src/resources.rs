@@ -17,8 +17,14 @@ pub struct ResourceInfo {
     pub namespaced: bool,
     pub status: bool,
     pub short_names: Vec<String>,
+    /// Discovery categories (`kubectl get all` lists the `all` category).
+    pub categories: Vec<String>,
     /// The CRD that declared it; `None` for built-ins, which have merge keys.
     pub crd: Option<String>,
+    /// A CRD version's `additionalPrinterColumns`, for `kubectl get` tables.
+    pub printer_columns: Vec<Value>,
+    /// A CRD version's `schema.openAPIV3Schema`, published in `/openapi/v3`.
+    pub schema: Option<Value>,
 }
 
 impl ResourceInfo {
@@ -223,6 +229,19 @@ const BUILTINS: &[Builtin] = &[
     ),
 ];
 
+/// The built-ins in the `all` category, as a real server's discovery lists them.
+const ALL_CATEGORY: &[&str] = &[
+    "pods",
+    "services",
+    "deployments",
+    "statefulsets",
+    "daemonsets",
+    "replicasets",
+    "jobs",
+    "cronjobs",
+    "horizontalpodautoscalers",
+];
+
 /// The group of CustomResourceDefinitions, whose writes change this registry.
 pub const CRD_GROUP: &str = "apiextensions.k8s.io";
 pub const CRD_PLURAL: &str = "customresourcedefinitions";
@@ -247,7 +266,14 @@ impl Default for Registry {
                     namespaced,
                     status,
                     short_names: short.iter().map(|s| (*s).to_owned()).collect(),
+                    categories: if ALL_CATEGORY.contains(&plural) {
+                        vec!["all".to_owned()]
+                    } else {
+                        Vec::new()
+                    },
                     crd: None,
+                    printer_columns: Vec::new(),
+                    schema: None,
                 },
             )
             .collect();
@@ -317,16 +343,19 @@ pub fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
         "" => kind.to_lowercase(),
         s => s.to_owned(),
     };
-    let short_names: Vec<String> = crd
-        .pointer("/spec/names/shortNames")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |pointer: &str| -> Vec<String> {
+        crd.pointer(pointer)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let short_names = strings("/spec/names/shortNames");
+    let categories = strings("/spec/names/categories");
     let versions = crd
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -345,7 +374,14 @@ pub fn crd_resources(crd: &Value) -> Vec<ResourceInfo> {
                 namespaced: text("/spec/scope") != "Cluster",
                 status: v.pointer("/subresources/status").is_some(),
                 short_names: short_names.clone(),
+                categories: categories.clone(),
                 crd: Some(name.to_owned()),
+                printer_columns: v
+                    .get("additionalPrinterColumns")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                schema: v.pointer("/schema/openAPIV3Schema").cloned(),
             })
         })
         .collect()

@@ -19,6 +19,7 @@ use tokio::sync::watch as signal;
 
 use crate::discovery;
 use crate::managed_fields::Scope;
+use crate::openapi;
 use crate::ops::{self, DeleteOptions, ListOptions, PatchKind, Target, WriteOptions};
 use crate::partial;
 use crate::readiness;
@@ -26,6 +27,7 @@ use crate::request::{Query, ResourcePath, Route, route};
 use crate::selector::Selector;
 use crate::status::ApiError;
 use crate::store::State;
+use crate::table;
 use crate::watch::{self, Start, WatchRequest};
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -148,6 +150,8 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         content_type: header(CONTENT_TYPE).to_owned(),
         user_agent: header(USER_AGENT).to_owned(),
         metadata_only: partial::requested(header(ACCEPT)),
+        table: table::requested(header(ACCEPT))
+            .then(|| table::Include::parse(query.get("includeObject"))),
         query,
         body,
     };
@@ -165,6 +169,10 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 .ok_or_else(|| ApiError::not_found_path(parts.uri.path()))
         }
         Route::Resource(path) => return resource(&shared, &path, &request, parts.uri.path()),
+        Route::OpenApiIndex => Ok((200, openapi::index(&shared.lock().registry))),
+        Route::OpenApi(path) => openapi::group_version(&shared.lock().registry, &path)
+            .map(|d| (200, d))
+            .ok_or_else(|| ApiError::not_found_path(parts.uri.path())),
         Route::Unknown => Err(ApiError::not_found_path(parts.uri.path())),
     };
     match answer {
@@ -179,6 +187,8 @@ struct Parsed {
     content_type: String,
     user_agent: String,
     metadata_only: bool,
+    /// `kubectl get` asked for a Table.
+    table: Option<table::Include>,
     query: Query,
     body: Bytes,
 }
@@ -196,7 +206,7 @@ fn resource(
     };
     let query = &request.query;
     if request.method == Method::GET && target.name.is_empty() && query.flag("watch") {
-        return match watch_request(&target, query, request.metadata_only) {
+        return match watch_request(&target, request) {
             Ok(watch) => {
                 let body = watch::start(shared.clone(), &state, watch);
                 let mut response = Response::new(body.boxed());
@@ -224,10 +234,12 @@ fn resource(
             {
                 readiness::schedule(shared.clone(), target.info.clone(), value.clone(), delay);
             }
-            let value = if request.metadata_only {
-                partial::answer(value)
-            } else {
-                value
+            let value = match request.table {
+                Some(include) if request.method == Method::GET => {
+                    table::answer(&target.info, value, include)
+                }
+                _ if request.metadata_only => partial::answer(value),
+                _ => value,
             };
             json_response(code, &value)
         }
@@ -261,6 +273,21 @@ fn resolve(state: &State, path: &ResourcePath) -> Option<Target> {
 
 fn dry_run(query: &Query) -> bool {
     query.get("dryRun").is_some()
+}
+
+/// A create or update body, by its content type.
+fn parse_body(request: &Parsed) -> Result<Value, ApiError> {
+    let media = request
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim();
+    match media {
+        "" | "application/json" => parse_json(&request.body),
+        "application/yaml" => ops::parse_apply(&request.body),
+        other => Err(ApiError::unsupported_body(other)),
+    }
 }
 
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -303,8 +330,8 @@ fn dispatch(state: &mut State, target: &Target, request: &Parsed) -> ops::Answer
             },
         ),
         (&Method::GET, false) => ops::get(state, target),
-        (&Method::POST, true) => ops::create(state, target, parse_json(&request.body)?, &options),
-        (&Method::PUT, false) => ops::update(state, target, parse_json(&request.body)?, &options),
+        (&Method::POST, true) => ops::create(state, target, parse_body(request)?, &options),
+        (&Method::PUT, false) => ops::update(state, target, parse_body(request)?, &options),
         (&Method::PATCH, false) => {
             let kind = patch_kind(&request.content_type)?;
             let options = if kind == PatchKind::Apply {
@@ -367,11 +394,8 @@ fn delete_options(request: &Parsed) -> Result<DeleteOptions, ApiError> {
     })
 }
 
-fn watch_request(
-    target: &Target,
-    query: &Query,
-    metadata_only: bool,
-) -> Result<WatchRequest, ApiError> {
+fn watch_request(target: &Target, request: &Parsed) -> Result<WatchRequest, ApiError> {
+    let query = &request.query;
     let start = match query.get("resourceVersion") {
         None | Some("0") => Start::Now,
         Some(rv) => Start::After(
@@ -391,6 +415,7 @@ fn watch_request(
         timeout,
         bookmarks: query.flag("allowWatchBookmarks"),
         initial_events_end: initial,
-        metadata_only,
+        metadata_only: request.metadata_only,
+        table: request.table,
     })
 }

@@ -174,6 +174,23 @@ impl ApiError {
         )
     }
 
+    /// A create or update body in a format the server does not read (such
+    /// as protobuf); clients that can fall back to JSON do so on 415.
+    pub fn unsupported_body(content_type: &str) -> Self {
+        let hint = if content_type.contains("protobuf") {
+            " (kubectl's `create <kind>` generators send protobuf; write the object to a file and use `kubectl create -f` or `kubectl apply -f`)"
+        } else {
+            ""
+        };
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type}) - accepted media types include: application/json, application/yaml{hint}"
+            ),
+        )
+    }
+
     /// A watch or continue token from before the retained history.
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

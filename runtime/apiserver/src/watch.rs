@@ -21,6 +21,7 @@ use crate::selector::Selector;
 use crate::server::Shared;
 use crate::status::ApiError;
 use crate::store::{EventType, State};
+use crate::table::{self, Include};
 
 /// Where a watch starts.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,16 +45,18 @@ pub struct WatchRequest {
     pub initial_events_end: bool,
     /// Events carry `PartialObjectMetadata` instead of whole objects.
     pub metadata_only: bool,
+    /// Events carry one-row Tables (`kubectl get --watch`).
+    pub table: Option<Include>,
 }
 
 impl WatchRequest {
     /// An object as this watch sends it.
     fn shape(&self, object: &Value) -> Value {
         let object = present(&self.target.info, object.clone());
-        if self.metadata_only {
-            partial::object(&object)
-        } else {
-            object
+        match self.table {
+            Some(include) => table::answer(&self.target.info, object, include),
+            None if self.metadata_only => partial::object(&object),
+            None => object,
         }
     }
 }

@@ -308,8 +308,9 @@ fn apply(
     commit(state, t, old, merged, Ownership::Applied, options)
 }
 
-/// An apply body: JSON, or YAML with YAML 1.2 booleans and `0755` kept a string.
-fn parse_apply(body: &[u8]) -> Result<Value, ApiError> {
+/// An apply (or `application/yaml`) body: JSON, or YAML with YAML 1.2
+/// booleans and `0755` kept a string.
+pub fn parse_apply(body: &[u8]) -> Result<Value, ApiError> {
     let value = match serde_json::from_slice::<Value>(body) {
         Ok(value) => value,
         Err(_) => {

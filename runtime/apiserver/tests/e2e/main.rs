@@ -6,6 +6,7 @@ mod crd;
 mod crud;
 mod discovery;
 mod finalizers;
+mod kubectl;
 mod list;
 mod patch;
 mod readiness;
