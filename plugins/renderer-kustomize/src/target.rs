@@ -133,6 +133,12 @@ impl Builder<'_> {
 
     fn run(&mut self, dir: &str, kfile: &str, k: &Kustomization, acc: &mut Acc) -> Result<()> {
         acc.config.merge(&self.defaults);
+        if k.openapi.is_some() {
+            self.warnings.push(Warning {
+                message: "'openapi' schemas are not read: strategic-merge patches treat custom resources' lists as atomic".into(),
+                file: Some(kfile.to_owned()),
+            });
+        }
         // The deprecations kustomize v5 warns about.
         for (old, used, new) in [
             ("bases", k.bases.is_some(), "resources"),
