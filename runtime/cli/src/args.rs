@@ -71,6 +71,9 @@ pub enum Command {
     Plugin(PluginCommand),
     /// Run a local playground Kubernetes API server (not a real cluster) until interrupted
     Playground(Playground),
+    /// Test and apply Kyverno policies with the built-in rules plugin
+    #[command(subcommand)]
+    Policy(crate::policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Build(selection) => build(host, store, &selection).await,
         Command::Check { selection, output } => check(host, store, &selection, output).await,
+        Command::Policy(command) => crate::policy::run(host, command).await,
         Command::Plugin(PluginCommand::List { paths, output }) => list(host, &paths, output).await,
         Command::Plugin(PluginCommand::Inspect {
             plugin,
@@ -143,9 +144,17 @@ async fn check(
     let blocked = results
         .iter()
         .any(|(_, r)| r.as_ref().is_ok_and(|r| r.blocked()));
+    let verdicts = crate::policy::check_verdicts(&pipeline, &results).await;
     match format {
-        Format::Json => println!("{}", output::check_json(&results)?),
-        Format::Table => print!("{}", output::check_table(&results)),
+        Format::Json => println!(
+            "{}",
+            crate::policy::with_verdicts(&output::check_json(&results)?, &verdicts)?
+        ),
+        Format::Table => print!(
+            "{}{}",
+            output::check_table(&results),
+            crate::policy::check_table(&verdicts)
+        ),
     }
     Ok(if failed {
         ExitCode::from(2)

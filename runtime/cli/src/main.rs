@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod output;
 mod playground;
+mod policy;
 
 use clap::Parser;
 use std::process::ExitCode;
