@@ -1,33 +1,45 @@
 //! Field specs: where each built-in transformer looks in which kinds.
 //!
 //! The defaults are kustomize v5.5.0's built-in transformer configuration
-//! (`src/config/*.yaml`); `configurations:` files of a kustomization and
+//! (`config/defaults.rs`); `configurations:` files of a kustomization and
 //! `crds:` add to them the same way they do in kustomize.
 
 use crate::error::{Error, Result};
 use crate::resource::Id;
 use serde_json::Value;
 
-const DEFAULTS: &str = concat!(
-    include_str!("config/commonannotations.yaml"),
-    include_str!("config/commonlabels.yaml"),
-    include_str!("config/images.yaml"),
-    include_str!("config/namereference.yaml"),
-    include_str!("config/namespace.yaml"),
-    include_str!("config/replicas.yaml"),
-    include_str!("config/templatelabels.yaml"),
-    include_str!("config/varreference.yaml"),
-    "namePrefix:\n- path: metadata/name\nnameSuffix:\n- path: metadata/name\n",
-);
+mod defaults;
+
+/// A built-in field spec: group, version, kind, path, create.
+struct S(&'static str, &'static str, &'static str, &'static str, bool);
+
+impl S {
+    fn spec(&self) -> FieldSpec {
+        FieldSpec {
+            group: self.0.into(),
+            version: self.1.into(),
+            kind: self.2.into(),
+            path: parse_path(self.3),
+            path_text: self.3.into(),
+            create: self.4,
+        }
+    }
+}
+
+fn table(rows: &[S]) -> Vec<FieldSpec> {
+    let mut out = Vec::new();
+    add(&mut out, &rows.iter().map(S::spec).collect::<Vec<_>>());
+    out
+}
 
 /// One segment of a field spec path: a field name, and whether it was
 /// written `name[]` (the field holds a list).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Seg {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FieldSpec {
     pub group: String,
     pub version: String,
@@ -123,11 +135,27 @@ pub struct TransformerConfig {
 
 impl TransformerConfig {
     pub fn defaults() -> Self {
-        let v = crate::yaml::document("<built-in>", DEFAULTS).expect("built-in config parses");
-        let mut c = TransformerConfig::default();
-        c.merge_value(&v, "<built-in>")
-            .expect("built-in config is valid");
-        c
+        let name = [FieldSpec::new("metadata/name", false)];
+        TransformerConfig {
+            name_prefix: name.to_vec(),
+            name_suffix: name.to_vec(),
+            namespace: table(defaults::NAMESPACE),
+            common_labels: table(defaults::COMMON_LABELS),
+            template_labels: table(defaults::TEMPLATE_LABELS),
+            common_annotations: table(defaults::COMMON_ANNOTATIONS),
+            images: table(defaults::IMAGES),
+            replicas: table(defaults::REPLICAS),
+            var_reference: table(defaults::VAR_REFERENCE),
+            name_reference: defaults::NAME_REFERENCE
+                .iter()
+                .map(|(group, version, kind, specs)| NameRef {
+                    group: (*group).into(),
+                    version: (*version).into(),
+                    kind: (*kind).into(),
+                    specs: table(specs),
+                })
+                .collect(),
+        }
     }
 
     /// Adds a `configurations:` document.
@@ -169,9 +197,7 @@ impl TransformerConfig {
                     }) {
                         Some(existing) => {
                             for spec in nr.specs {
-                                if !existing.specs.contains(&spec) {
-                                    existing.specs.push(spec);
-                                }
+                                add(&mut existing.specs, std::slice::from_ref(&spec));
                             }
                         }
                         None => self.name_reference.push(nr),
@@ -198,22 +224,13 @@ impl TransformerConfig {
             };
             for item in list {
                 let spec = FieldSpec::from_value(item, key).map_err(|e| e.in_file(file))?;
-                if !target.contains(&spec) {
-                    target.push(spec);
-                }
+                add(target, std::slice::from_ref(&spec));
             }
         }
         Ok(())
     }
 
     pub fn merge(&mut self, other: &TransformerConfig) {
-        fn add(to: &mut Vec<FieldSpec>, from: &[FieldSpec]) {
-            for s in from {
-                if !to.contains(s) {
-                    to.push(s.clone());
-                }
-            }
-        }
         add(&mut self.name_prefix, &other.name_prefix);
         add(&mut self.name_suffix, &other.name_suffix);
         add(&mut self.namespace, &other.namespace);
@@ -232,6 +249,28 @@ impl TransformerConfig {
                 Some(existing) => add(&mut existing.specs, &nr.specs),
                 None => self.name_reference.push(nr.clone()),
             }
+        }
+    }
+}
+
+/// Appends the specs of `from` that `to` lacks, in order.
+fn add(to: &mut Vec<FieldSpec>, from: &[FieldSpec]) {
+    if to.is_empty() {
+        to.extend_from_slice(from);
+        return;
+    }
+    if from.len() <= 2 {
+        for s in from {
+            if !to.contains(s) {
+                to.push(s.clone());
+            }
+        }
+        return;
+    }
+    let mut seen: std::collections::HashSet<FieldSpec> = to.iter().cloned().collect();
+    for s in from {
+        if seen.insert(s.clone()) {
+            to.push(s.clone());
         }
     }
 }
