@@ -6,3 +6,4 @@ mod kustomize;
 mod loading;
 mod pipeline;
 mod python;
+mod rules;

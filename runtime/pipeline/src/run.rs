@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// How far to take a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Source and render only (`sluice build`).
+    /// Source, render and the policies' mutations (`sluice build`); no verdicts.
     Build,
     /// Also every policy (`sluice check`).
     Check,
@@ -126,7 +126,8 @@ impl Pipeline {
         }
 
         let mut policies = Vec::new();
-        if mode == Mode::Check {
+        // Build runs the policies too, so their mutations reach the output.
+        {
             for (field, policy) in self.policies(release)? {
                 let plugin = self
                     .plugin(
@@ -148,6 +149,9 @@ impl Pipeline {
                     .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
                 if let Some(mutated) = eval.mutated {
                     manifests = mutated;
+                }
+                if mode == Mode::Build {
+                    continue;
                 }
                 let mut found = eval.diagnostics;
                 locate(&mut found, &manifests);
