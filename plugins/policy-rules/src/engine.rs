@@ -11,6 +11,7 @@ use crate::policy::{self, Action, Policy, Rule};
 use crate::vars::{self, Context, Evaluator, Missing};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// A rule's result for one resource, as Kyverno reports it.
@@ -202,24 +203,17 @@ impl Engine {
         phase: Phase,
     ) -> Option<Outcome> {
         let raw = &rule.raw;
-        let namespace = resource
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        if let Some(ns) = &p.namespace
-            && *ns != namespace
         {
-            return None;
-        }
-        let mut ctx = self.context(p, rule, resource);
-        let operation = ctx
-            .query(&self.ev, "request.operation")
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "CREATE".into());
-        {
-            let subject = Subject::of(resource, ns_labels.get(&namespace), &operation);
+            let namespace = resource
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if p.namespace.as_deref().is_some_and(|ns| ns != namespace) {
+                return None;
+            }
+            let operation = self.operation(p, rule, resource);
+            let operation = operation.as_deref().unwrap_or("CREATE");
+            let subject = Subject::of(resource, ns_labels.get(namespace), operation);
             if !matching::matches(raw.get("match")?, &subject) {
                 return None;
             }
@@ -229,6 +223,11 @@ impl Engine {
                 return None;
             }
         }
+        let mut ctx = if rule.needs_context {
+            self.context(p, rule, resource)
+        } else {
+            Context::new(Map::new())
+        };
         if let Some(o) = self.load_context(raw.get("context"), &mut ctx) {
             return Some(o);
         }
@@ -275,6 +274,64 @@ impl Engine {
         Some(Outcome::new(Status::Skip, why))
     }
 
+    /// `request.operation` when values set it; rendered manifests are `CREATE`.
+    fn operation(&self, p: &Policy, rule: &Rule, resource: &Value) -> Option<String> {
+        let mut op = None;
+        self.each_value(p, rule, resource, |k, v| {
+            if k == "request.operation" {
+                op = v.as_str().map(str::to_owned);
+            }
+        });
+        op
+    }
+
+    /// The test values that apply, in Kyverno's order: global, rule, resource.
+    fn each_value(
+        &self,
+        p: &Policy,
+        rule: &Rule,
+        resource: &Value,
+        mut f: impl FnMut(&str, &Value),
+    ) {
+        for (k, v) in &self.values.global_values {
+            f(k, v);
+        }
+        let name = resource
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let base = p.id.rsplit('/').next().unwrap_or(&p.id);
+        let rule_name = rule
+            .name
+            .trim_start_matches("autogen-cronjob-")
+            .trim_start_matches("autogen-");
+        for pv in self
+            .values
+            .policies
+            .iter()
+            .filter(|v| v.name == p.id || v.name == base)
+        {
+            for r in pv
+                .rules
+                .iter()
+                .filter(|r| r.name == rule.name || r.name == rule_name)
+            {
+                for (k, v) in &r.values {
+                    f(k, v);
+                }
+            }
+            for r in pv
+                .resources
+                .iter()
+                .filter(|r| r.name == name || r.name.rsplit('/').next() == Some(name))
+            {
+                for (k, v) in &r.values {
+                    f(k, v);
+                }
+            }
+        }
+    }
+
     fn context(&self, p: &Policy, rule: &Rule, resource: &Value) -> Context {
         let namespace = resource
             .pointer("/metadata/namespace")
@@ -297,43 +354,7 @@ impl Engine {
         root.insert("serviceAccountNamespace".into(), json!(""));
         root.insert("images".into(), images(resource));
         let mut ctx = Context::new(root);
-        for (k, v) in &self.values.global_values {
-            ctx.set(k, v.clone());
-        }
-        let name = resource
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let base = p.id.rsplit('/').next().unwrap_or(&p.id);
-        for pv in self
-            .values
-            .policies
-            .iter()
-            .filter(|v| v.name == p.id || v.name == base)
-        {
-            let rule_name = rule
-                .name
-                .trim_start_matches("autogen-cronjob-")
-                .trim_start_matches("autogen-");
-            for r in pv
-                .rules
-                .iter()
-                .filter(|r| r.name == rule.name || r.name == rule_name)
-            {
-                for (k, v) in &r.values {
-                    ctx.set(k, v.clone());
-                }
-            }
-            for r in pv
-                .resources
-                .iter()
-                .filter(|r| r.name == name || r.name.rsplit('/').next() == Some(name))
-            {
-                for (k, v) in &r.values {
-                    ctx.set(k, v.clone());
-                }
-            }
-        }
+        self.each_value(p, rule, resource, |k, v| ctx.set(k, v.clone()));
         ctx
     }
 
@@ -524,11 +545,12 @@ impl Engine {
         )
     }
 
-    fn subst(&self, ctx: &Context, v: &Value) -> Result<Value, String> {
+    /// The value with its variables replaced; borrowed when it has none.
+    fn subst<'v>(&self, ctx: &Context, v: &'v Value) -> Result<Cow<'v, Value>, String> {
         if vars::tree_has_vars(v) {
-            vars::substitute(&self.ev, ctx, v, Missing::Error)
+            vars::substitute(&self.ev, ctx, v, Missing::Error).map(Cow::Owned)
         } else {
-            Ok(v.clone())
+            Ok(Cow::Borrowed(v))
         }
     }
 

@@ -62,11 +62,59 @@ impl Path {
         }
         s
     }
+}
 
-    fn with(&self, seg: Seg) -> Path {
-        let mut p = self.clone();
-        p.0.push(seg);
-        p
+/// Where the walk is, kept on the stack and turned into a `Path` only
+/// when something fails, so passing resources cost no allocations.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    seg: Option<SegRef<'a>>,
+}
+
+#[derive(Clone, Copy)]
+enum SegRef<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> At<'a> {
+    const ROOT: At<'static> = At {
+        parent: None,
+        seg: None,
+    };
+
+    fn key(&'a self, k: &'a str) -> At<'a> {
+        At {
+            parent: Some(self),
+            seg: Some(SegRef::Key(k)),
+        }
+    }
+
+    fn index(&'a self, i: usize) -> At<'a> {
+        At {
+            parent: Some(self),
+            seg: Some(SegRef::Index(i)),
+        }
+    }
+
+    fn path(&self) -> Path {
+        let mut segs = Vec::new();
+        let mut at = Some(self);
+        while let Some(a) = at {
+            match a.seg {
+                Some(SegRef::Key(k)) => segs.push(Seg::Key(k.to_owned())),
+                Some(SegRef::Index(i)) => segs.push(Seg::Index(i)),
+                None => {}
+            }
+            at = a.parent;
+        }
+        segs.reverse();
+        Path(segs)
+    }
+
+    fn kyverno(&self) -> String {
+        self.path().kyverno()
     }
 }
 
@@ -74,17 +122,17 @@ type Outcome = Result<(), Mismatch>;
 
 /// Checks `resource` against `pattern` from the root.
 pub fn validate(resource: &Value, pattern: &Value) -> Outcome {
-    element(resource, pattern, &Path::default())
+    element(resource, pattern, &At::ROOT)
 }
 
-fn fail(path: &Path, message: String) -> Outcome {
+fn fail(path: &At, message: String) -> Outcome {
     Err(Mismatch::Fail {
-        path: path.clone(),
+        path: path.path(),
         message,
     })
 }
 
-fn element(resource: &Value, pattern: &Value, path: &Path) -> Outcome {
+fn element(resource: &Value, pattern: &Value, path: &At) -> Outcome {
     match pattern {
         Value::Object(p) => match resource {
             Value::Object(r) => map(r, p, path),
@@ -129,7 +177,7 @@ fn element(resource: &Value, pattern: &Value, path: &Path) -> Outcome {
     }
 }
 
-fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &Path) -> Outcome {
+fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &At) -> Outcome {
     let expanded = expand_wildcard_keys(pattern, resource);
     let pattern = expanded.as_ref().unwrap_or(pattern);
     let mut anchors: Vec<(Anchor, &str, &Value)> = Vec::new();
@@ -143,7 +191,7 @@ fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &Path)
     }
     anchors.sort_by_key(anchor_key);
     for (a, key, pat) in anchors {
-        let at = path.with(Seg::Key(key.to_owned()));
+        let at = path.key(key);
         let present = resource.get(key);
         match a {
             Anchor::Condition | Anchor::Global => {
@@ -195,9 +243,9 @@ fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &Path)
         }
     }
     // Keys whose values hold anchors go first, as in Kyverno, so their skips win.
-    plain.sort_by_key(|(_, v)| !has_nested_anchor(v));
+    plain.sort_by_cached_key(|(_, v)| !has_nested_anchor(v));
     for (key, pat) in plain {
-        let at = path.with(Seg::Key(key.to_owned()));
+        let at = path.key(key);
         let value = resource.get(key).unwrap_or(&Value::Null);
         if pat.as_str() == Some("*") {
             if value.is_null() {
@@ -225,7 +273,7 @@ fn anchor_key(a: &(Anchor, &str, &Value)) -> String {
     format!("{prefix}({})", a.1)
 }
 
-fn existence(resource: &Value, pattern: &Value, path: &Path) -> Outcome {
+fn existence(resource: &Value, pattern: &Value, path: &At) -> Outcome {
     let Value::Array(items) = resource else {
         return fail(
             path,
@@ -249,7 +297,7 @@ fn existence(resource: &Value, pattern: &Value, path: &Path) -> Outcome {
         let found = items
             .iter()
             .enumerate()
-            .any(|(i, item)| element(item, p, &path.with(Seg::Index(i))).is_ok());
+            .any(|(i, item)| element(item, p, &path.index(i)).is_ok());
         if !found {
             return fail(
                 path,
@@ -263,7 +311,7 @@ fn existence(resource: &Value, pattern: &Value, path: &Path) -> Outcome {
     Ok(())
 }
 
-fn array(resource: &[Value], pattern: &[Value], path: &Path) -> Outcome {
+fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
     let Some(first) = pattern.first() else {
         return fail(
             path,
@@ -275,7 +323,7 @@ fn array(resource: &[Value], pattern: &[Value], path: &Path) -> Outcome {
             let mut applied = 0;
             let mut skip: Option<Mismatch> = None;
             for (i, item) in resource.iter().enumerate() {
-                match element(item, first, &path.with(Seg::Index(i))) {
+                match element(item, first, &path.index(i)) {
                     Ok(()) => applied += 1,
                     Err(e @ Mismatch::Skip { global: true, .. }) => return Err(e),
                     Err(e @ Mismatch::Skip { .. }) => skip = Some(e),
@@ -299,7 +347,7 @@ fn array(resource: &[Value], pattern: &[Value], path: &Path) -> Outcome {
                 );
             }
             for (i, p) in pattern.iter().enumerate() {
-                element(&resource[i], p, &path.with(Seg::Index(i)))?;
+                element(&resource[i], p, &path.index(i))?;
             }
             Ok(())
         }

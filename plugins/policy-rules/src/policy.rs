@@ -46,6 +46,9 @@ pub struct Rule {
     pub raw: Value,
     /// The rule's own `validate.failureAction`, which wins over the policy's.
     pub action: Action,
+    /// Whether evaluating the rule reads variables (context, preconditions,
+    /// `{{ }}`, foreach, deny); pure pattern rules skip building the context.
+    pub needs_context: bool,
 }
 
 /// Reads one policy document. `Err` lists every problem found, each naming
@@ -131,6 +134,18 @@ fn rule(raw: Value, default: Action) -> Rule {
             .unwrap_or("")
             .to_owned(),
         action: Action::parse(raw.pointer("/validate/failureAction")).unwrap_or(default),
+        needs_context: ["context", "preconditions"]
+            .iter()
+            .any(|k| raw.get(*k).is_some())
+            || [
+                "/validate/foreach",
+                "/validate/deny",
+                "/mutate/foreach",
+                "/mutate/patchesJson6902",
+            ]
+            .iter()
+            .any(|p| raw.pointer(p).is_some())
+            || vars::tree_has_vars(&raw),
         raw,
     }
 }

@@ -1,16 +1,30 @@
 //! `{{ }}` variables: JMESPath over Kyverno's JSON context (`request.object`,
 //! `element`, context entries, test values), with Kyverno's functions.
 
-use jmespath::ast::Ast;
 use jmespath::{Expression, Rcvar, Runtime, Variable};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::OnceLock;
 
-/// Compiles and runs JMESPath expressions; compiled ASTs are cached.
+/// One runtime with Kyverno's functions, shared by every evaluator.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let mut runtime = Runtime::new();
+        runtime.register_builtin_functions();
+        crate::functions::register_all(&mut runtime);
+        runtime
+    })
+}
+
+type Compiled = Result<Rc<Expression<'static>>, String>;
+
+/// Compiles and runs JMESPath expressions; compiled expressions are cached.
+#[derive(Default)]
 pub struct Evaluator {
-    runtime: Runtime,
-    cache: RefCell<HashMap<String, Result<Ast, String>>>,
+    cache: RefCell<HashMap<String, Compiled>>,
 }
 
 impl std::fmt::Debug for Evaluator {
@@ -19,27 +33,14 @@ impl std::fmt::Debug for Evaluator {
     }
 }
 
-impl Default for Evaluator {
-    fn default() -> Self {
-        let mut runtime = Runtime::new();
-        runtime.register_builtin_functions();
-        crate::functions::register_all(&mut runtime);
-        Evaluator {
-            runtime,
-            cache: RefCell::new(HashMap::new()),
-        }
-    }
-}
-
 impl Evaluator {
-    fn ast(&self, expr: &str) -> Result<Ast, String> {
+    fn compiled(&self, expr: &str) -> Compiled {
         if let Some(r) = self.cache.borrow().get(expr) {
             return r.clone();
         }
-        let compiled = self
-            .runtime
+        let compiled = runtime()
             .compile(expr)
-            .map(|e| e.as_ast().clone())
+            .map(Rc::new)
             .map_err(|e| format!("invalid JMESPath expression '{expr}': {e}"));
         self.cache
             .borrow_mut()
@@ -49,13 +50,12 @@ impl Evaluator {
 
     /// Whether `expr` compiles.
     pub fn check(&self, expr: &str) -> Result<(), String> {
-        self.ast(expr).map(|_| ())
+        self.compiled(expr).map(|_| ())
     }
 
     /// Evaluates `expr` against `data`.
     pub fn query(&self, expr: &str, data: &Rcvar) -> Result<Value, String> {
-        let ast = self.ast(expr)?;
-        let e = Expression::new(expr, ast, &self.runtime);
+        let e = self.compiled(expr)?;
         let out = e
             .search(data.clone())
             .map_err(|err| format!("JMESPath expression '{expr}' failed: {err}"))?;
@@ -95,6 +95,16 @@ impl Context {
             map = slot.as_object_mut().expect("just made an object");
         }
         map.insert(last.to_owned(), value);
+    }
+
+    /// A dotted path read directly, without JMESPath.
+    pub fn get(&self, dotted: &str) -> Option<&Value> {
+        let mut parts = dotted.split('.');
+        let mut at = self.root.get(parts.next()?)?;
+        for p in parts {
+            at = at.get(p)?;
+        }
+        Some(at)
     }
 
     pub fn has(&self, top: &str) -> bool {
