@@ -7,6 +7,11 @@ use sluice_types::Manifest;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Real servers on free loopback ports, stopped when dropped.
+pub mod servers {
+    pub mod git;
+}
+
 /// The `testbed` policy component (tests/plugins/policy-testbed).
 pub fn testbed_wasm() -> Vec<u8> {
     std::fs::read(env!("SLUICE_TESTBED_WASM")).expect("the testbed component was built by build.rs")

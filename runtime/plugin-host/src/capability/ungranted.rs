@@ -3,7 +3,7 @@
 //! its grant arrives.
 
 use crate::bindings::host::sluice::plugin::{
-    capability_types::CapabilityError, cosign, git, http, kube, metrics, oci,
+    capability_types::CapabilityError, cosign, http, kube, metrics, oci,
 };
 use crate::state::PluginState;
 
@@ -20,24 +20,6 @@ impl PluginState {
 impl http::Host for PluginState {
     async fn send(&mut self, _: http::Request) -> Result<http::Response, CapabilityError> {
         self.denied("http")
-    }
-}
-
-impl git::Host for PluginState {
-    async fn list_refs(
-        &mut self,
-        _: String,
-        _: Option<String>,
-    ) -> Result<Vec<git::RemoteRef>, CapabilityError> {
-        self.denied("git")
-    }
-    async fn checkout(
-        &mut self,
-        _: String,
-        _: String,
-        _: Option<String>,
-    ) -> Result<(), CapabilityError> {
-        self.denied("git")
     }
 }
 
