@@ -52,8 +52,9 @@ struct Watched {
 
 /// What a watch reports to the waiter.
 enum Update {
-    /// The state after a (re-)list: every object of the group, present or not.
-    Listed(Vec<(usize, Option<Value>)>),
+    /// `Listed(group, states)`: after a (re-)list, every object of the
+    /// group, present or not.
+    Listed(usize, Vec<(usize, Option<Value>)>),
     Changed(usize, Option<Value>),
     Failed(Error),
 }
@@ -73,11 +74,11 @@ impl Applier {
         let groups = self.group(objects).await?;
         let (tx, mut rx) = mpsc::channel(256);
         let mut watches = JoinSet::new();
-        for group in groups.into_values() {
-            watches.spawn(follow(self.cluster.clone(), group, tx.clone()));
+        for (id, group) in groups.into_values().enumerate() {
+            watches.spawn(follow(self.cluster.clone(), id, group, tx.clone()));
         }
-        let unlisted = watches.len();
-        let mut listed = 0;
+        // Groups read at least once; progress starts when all were.
+        let mut listed = vec![false; watches.len()];
         let mut health: Vec<Health> = objects
             .iter()
             .map(|_| Health::InProgress("not found".into()))
@@ -99,8 +100,8 @@ impl Applier {
             let mut next = Some(first);
             while let Some(update) = next {
                 match update {
-                    Update::Listed(states) => {
-                        listed += 1;
+                    Update::Listed(id, states) => {
+                        listed[id] = true;
                         for (index, live) in states {
                             health[index] = judge(live.as_ref());
                         }
@@ -110,7 +111,7 @@ impl Applier {
                 }
                 next = rx.try_recv().ok();
             }
-            if listed < unlisted {
+            if listed.contains(&false) {
                 continue;
             }
             if let Some((index, Health::Failed(message))) = health
@@ -200,7 +201,7 @@ fn pending(objects: &[ResourceRef], health: &[Health]) -> Vec<(ResourceRef, Stri
 /// Lists then watches one group until the waiter goes away (it drops the
 /// receiver and aborts the task). Transient failures to start a watch are
 /// retried like every other request; anything else ends the wait.
-async fn follow(cluster: Cluster, group: Watched, tx: mpsc::Sender<Update>) {
+async fn follow(cluster: Cluster, id: usize, group: Watched, tx: mpsc::Sender<Update>) {
     let fail = |action, e| Update::Failed(Error::from_kube(&group.first, action, e));
     // One object: let the server filter (every resource serves `metadata.name`).
     let only = (group.names.len() == 1).then(|| {
@@ -230,7 +231,7 @@ async fn follow(cluster: Cluster, group: Watched, tx: mpsc::Sender<Update>) {
             }
         }
         if tx
-            .send(Update::Listed(states.into_iter().collect()))
+            .send(Update::Listed(id, states.into_iter().collect()))
             .await
             .is_err()
         {
