@@ -277,3 +277,32 @@ fn any_pattern() {
         r[2].message
     );
 }
+
+#[test]
+fn deny_over_a_flattened_projection_with_legacy_match() {
+    // The shape of Kyverno's Pod Security "disallow-capabilities" policy.
+    let p = json!({"apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "caps"},
+        "spec": {"validationFailureAction": "audit", "rules": [{"name": "adding-capabilities",
+            "match": {"resources": {"kinds": ["Pod"]}},
+            "validate": {"message": "capabilities", "deny": {"conditions": {"all": [{
+                "key": "{{ request.object.spec.[ephemeralContainers, initContainers, containers][].securityContext.capabilities.add[] }}",
+                "operator": "AnyNotIn", "value": ["CHOWN", "KILL", "NET_BIND_SERVICE"]}]}}}}]}});
+    let mut adds = pod("adds", "x:1");
+    adds["spec"]["containers"][0]["securityContext"] =
+        json!({"capabilities": {"add": ["KILL", "SYS_ADMIN"]}});
+    let mut allowed = pod("allowed", "x:1");
+    allowed["spec"]["initContainers"] = json!([{"name": "i", "image": "x:1", "securityContext": {"capabilities": {"add": ["CHOWN"]}}}]);
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1", "securityContext": {"capabilities": {"add": ["NET_ADMIN"]}}}]}}}});
+    let (r, _) = run(vec![p], vec![pod("none", "x:1"), adds, allowed, deploy]);
+    assert_eq!(
+        statuses(&r),
+        vec![
+            ("adding-capabilities".into(), 0, "pass"),
+            ("adding-capabilities".into(), 1, "fail"),
+            ("adding-capabilities".into(), 2, "pass"),
+            ("autogen-adding-capabilities".into(), 3, "fail"),
+        ]
+    );
+    assert!(!r[1].enforce, "lowercase audit");
+}
