@@ -39,6 +39,9 @@ pub struct PluginState {
     /// OCI layers) put what they fetch for the plugin.
     #[allow(dead_code)] // read by the git and oci capabilities, arriving next
     pub(crate) artifact_dir: Option<PathBuf>,
+    /// Response bytes the `http` capability received in this call, counted
+    /// against `grants.transfer.max_bytes`.
+    pub(crate) http_received: u64,
 }
 
 impl std::fmt::Debug for PluginState {
@@ -86,6 +89,7 @@ impl PluginState {
             stderr,
             grants: sandbox.grants.cloned().unwrap_or_default(),
             artifact_dir,
+            http_received: 0,
         })
     }
 

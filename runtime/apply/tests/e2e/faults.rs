@@ -149,7 +149,10 @@ async fn a_run_killed_before_its_inventory_write_leaves_nothing_behind() {
     );
     let mut members = inventory(&cluster, &ns, release).await;
     members.sort();
-    assert_eq!(members, ["ConfigMap/a".to_string(), format!("Namespace/{ns}")]);
+    assert_eq!(
+        members,
+        ["ConfigMap/a".to_string(), format!("Namespace/{ns}")]
+    );
     assert!(namespaces.get_opt(&other).await.expect("get").is_none());
 
     // Pruning still works from the recovered inventory.
