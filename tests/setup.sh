@@ -17,3 +17,19 @@ if [ "$(componentize-py --version 2>/dev/null | awk '{print $2}')" != "$want_com
     "componentize-py==$want_componentize"
   hash -r
 fi
+
+# OCI sources are tested against Debian's docker-registry (CNCF Distribution
+# v2), with htpasswd (apache2-utils) for its basic-auth users.
+if [ ! -x /usr/bin/docker-registry ] || ! command -v htpasswd >/dev/null; then
+  echo "setup: installing docker-registry and apache2-utils" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry apache2-utils >/dev/null
+fi
+
+# SOPS files are checked against the age reference implementation (Go),
+# Debian's age: it wraps and unwraps data keys for sluice-sops' tests.
+if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
+  echo "setup: installing age" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null
+fi

@@ -1,10 +1,10 @@
 //! End-to-end tests of the plugin host and the pipeline, with real
 //! components built from this repository. One binary, several modules.
 
-mod git;
 mod hostile;
 mod kustomize;
 mod loading;
+mod oci;
 mod pipeline;
 mod python;
 mod rules;

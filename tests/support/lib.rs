@@ -10,6 +10,7 @@ use std::time::Duration;
 /// Real servers on free loopback ports, stopped when dropped.
 pub mod servers {
     pub mod git;
+    pub mod registry;
 }
 
 /// The `testbed` policy component (tests/plugins/policy-testbed).

@@ -74,6 +74,12 @@ pub enum Command {
     /// Test and apply Kyverno policies with the built-in rules plugin
     #[command(subcommand)]
     Policy(crate::policy::PolicyCommand),
+    /// Push a directory to an OCI registry as a Flux-compatible artifact
+    #[command(subcommand)]
+    Push(crate::artifact::PushCommand),
+    /// Pull an OCI artifact from a registry
+    #[command(subcommand)]
+    Pull(crate::artifact::PullCommand),
 }
 
 #[derive(Debug, Args)]

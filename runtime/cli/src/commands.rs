@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    if let Command::Playground(options) = &cli.command {
-        return crate::playground::run(options).await;
+    match &cli.command {
+        Command::Playground(options) => return crate::playground::run(options).await,
+        Command::Push(push) => return crate::artifact::push(push).await,
+        Command::Pull(pull) => return crate::artifact::pull(pull).await,
+        _ => {}
     }
     let cache = cache_dir(cli.cache_dir);
     let host = PluginHost::new(HostConfig {
@@ -59,7 +62,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let (pipeline, releases) = prepare(host, store, &selection)?;
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
-        Command::Playground(_) => unreachable!("handled before the plugin host starts"),
+        Command::Playground(_) | Command::Push(_) | Command::Pull(_) => {
+            unreachable!("handled before the plugin host starts")
+        }
     }
 }
 

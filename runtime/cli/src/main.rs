@@ -2,6 +2,7 @@
 
 mod apply;
 mod args;
+mod artifact;
 mod commands;
 mod output;
 mod playground;

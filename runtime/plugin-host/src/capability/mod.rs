@@ -3,8 +3,8 @@
 //! plugin has.
 
 mod git;
-mod http;
 mod log;
+mod oci;
 mod secrets;
 mod ungranted;
 

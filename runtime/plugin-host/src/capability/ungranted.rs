@@ -3,7 +3,7 @@
 //! its grant arrives.
 
 use crate::bindings::host::sluice::plugin::{
-    capability_types::CapabilityError, cosign, kube, metrics, oci,
+    capability_types::CapabilityError, cosign, http, kube, metrics,
 };
 use crate::state::PluginState;
 
@@ -17,28 +17,9 @@ impl PluginState {
     }
 }
 
-impl oci::Host for PluginState {
-    async fn list_tags(
-        &mut self,
-        _: String,
-        _: Option<String>,
-    ) -> Result<Vec<String>, CapabilityError> {
-        self.denied("oci")
-    }
-    async fn get_manifest(
-        &mut self,
-        _: String,
-        _: Option<String>,
-    ) -> Result<oci::ManifestInfo, CapabilityError> {
-        self.denied("oci")
-    }
-    async fn extract_layer(
-        &mut self,
-        _: String,
-        _: String,
-        _: Option<String>,
-    ) -> Result<(), CapabilityError> {
-        self.denied("oci")
+impl http::Host for PluginState {
+    async fn send(&mut self, _: http::Request) -> Result<http::Response, CapabilityError> {
+        self.denied("http")
     }
 }
 
