@@ -18,6 +18,17 @@ if [ "$(componentize-py --version 2>/dev/null | awk '{print $2}')" != "$want_com
   hash -r
 fi
 
+# Bucket sources are tested against moto's S3 server (moto_server), with
+# boto3 (a moto dependency) to create users, buckets and objects.
+want_moto=5.2.1
+if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" != "$want_moto" ] \
+  || ! command -v moto_server >/dev/null || ! python3 -c 'import flask, flask_cors' 2>/dev/null; then
+  echo "setup: installing moto[server] $want_moto" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "moto[server]==$want_moto"
+  hash -r
+fi
+
 # OCI sources are tested against Debian's docker-registry (CNCF Distribution
 # v2), with htpasswd (apache2-utils) for its basic-auth users.
 if [ ! -x /usr/bin/docker-registry ] || ! command -v htpasswd >/dev/null; then

@@ -2,6 +2,7 @@
 //! components built from this repository. One binary, several modules.
 
 mod hostile;
+mod http_sources;
 mod kustomize;
 mod loading;
 mod oci;

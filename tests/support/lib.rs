@@ -10,7 +10,9 @@ use std::time::Duration;
 /// Real servers on free loopback ports, stopped when dropped.
 pub mod servers {
     pub mod git;
+    pub mod http;
     pub mod registry;
+    pub mod s3;
 }
 
 /// The `testbed` policy component (tests/plugins/policy-testbed).
