@@ -260,7 +260,15 @@ async fn plugins_of_the_wrong_kind_and_unknown_plugins_are_named() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("plugin 'helm' is neither built in (guardrails, local, plain) nor declared as a Plugin object"), "{err}");
+    let builtins: Vec<&str> = sluice_builtins::BUILTINS.iter().map(|b| b.name).collect();
+    assert!(builtins.contains(&"plain"), "{builtins:?}");
+    let mut sorted = builtins.clone();
+    sorted.sort_unstable();
+    let listed = format!(
+        "plugin 'helm' is neither built in ({}) nor declared as a Plugin object",
+        sorted.join(", ")
+    );
+    assert!(err.contains(&listed), "{err}");
 }
 
 #[tokio::test]
@@ -341,13 +349,23 @@ async fn a_second_run_reuses_the_stored_artifact_and_a_tampered_one_is_fetched_a
 
     // Someone edits the stored tree: it no longer matches its digest, so
     // the run fetches afresh instead of rendering the edited file.
-    std::fs::write(&rendered, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\n").unwrap();
+    std::fs::write(
+        &rendered,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: evil}\n",
+    )
+    .unwrap();
     let third = run_once().await;
     assert_eq!(third.revision, first.revision);
-    let names: Vec<String> = third.manifests.iter().map(|m| m.resource().to_string()).collect();
+    let names: Vec<String> = third
+        .manifests
+        .iter()
+        .map(|m| m.resource().to_string())
+        .collect();
     assert_eq!(names, ["Deployment/web"]);
     assert!(
-        std::fs::read_to_string(&rendered).unwrap().contains("kind: Deployment"),
+        std::fs::read_to_string(&rendered)
+            .unwrap()
+            .contains("kind: Deployment"),
         "the tree was restored from the source"
     );
 }
