@@ -8,4 +8,5 @@ mod loading;
 mod oci;
 mod pipeline;
 mod python;
+mod render;
 mod rules;

@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Render the Releases in FILE or DIR and print their manifests as YAML
     Build(Selection),
+    /// Render a directory without any Release, as `kustomize build DIR` does
+    Render(Render),
     /// Render the Releases and run their policies; exit 1 on an enforced denial
     Check {
         #[command(flatten)]
@@ -96,6 +98,21 @@ pub struct Playground {
     /// Simulated controllers make workloads ready this long after each change
     #[arg(long, default_value = "2s")]
     pub ready_after: sluice_types::quantity::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct Render {
+    /// Directory to render
+    pub dir: PathBuf,
+    /// Renderer plugin [default: kustomize if DIR holds a kustomization.yaml, else plain]
+    #[arg(long)]
+    pub renderer: Option<String>,
+    /// Renderer config as JSON, e.g. '{"entry": "env.jsonnet"}'
+    #[arg(long, requires = "renderer")]
+    pub config: Option<String>,
+    /// Directory the renderer may read [default: the enclosing Git work tree, else DIR]
+    #[arg(long)]
+    pub root: Option<PathBuf>,
 }
 
 /// Which objects to read and which releases to run.

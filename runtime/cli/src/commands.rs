@@ -24,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let store = ArtifactStore::open(cache.join("artifacts"))?;
     match cli.command {
         Command::Build(selection) => build(host, store, &selection).await,
+        Command::Render(args) => crate::render::run(host, store, &args).await,
         Command::Check { selection, output } => check(host, store, &selection, output).await,
         Command::Policy(command) => crate::policy::run(host, command).await,
         Command::Plugin(PluginCommand::List { paths, output }) => list(host, &paths, output).await,

@@ -7,6 +7,7 @@ mod commands;
 mod output;
 mod playground;
 mod policy;
+mod render;
 
 use clap::Parser;
 use std::process::ExitCode;

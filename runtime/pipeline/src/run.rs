@@ -3,14 +3,18 @@
 use crate::catalog::{Catalog, Lookup};
 use crate::error::{At, Error, Result};
 use crate::namespace;
+use serde_json::json;
 use sluice_artifacts::ArtifactStore;
-use sluice_plugin_host::{FetchOutcome, FetchRequest, Plugin, PluginHost, RenderRequest};
+use sluice_plugin_host::{
+    FetchOutcome, FetchRequest, Grants, Plugin, PluginHost, RenderRequest, Secret,
+};
 use sluice_types::{
-    Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef,
-    ReleaseReport, SourceLocation,
+    Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef, PostBuild,
+    ReleaseReport, SourceLocation, SubstituteKind,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How far to take a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,11 +102,15 @@ impl Pipeline {
         let artifact = self.fetch(source, &mut diagnostics).await?;
         let root = artifact.shown_root.as_deref();
 
+        let (renderer_name, renderer_config) = match &spec.renderer {
+            Some(r) => (r.plugin.as_str(), r.config.clone()),
+            None => (default_renderer(&artifact.dir, &spec.path), json!({})),
+        };
         let renderer = self
             .plugin(
                 &at,
                 "spec.renderer.plugin",
-                &spec.renderer.plugin,
+                renderer_name,
                 ns,
                 PluginKind::Renderer,
             )
@@ -114,7 +122,7 @@ impl Pipeline {
                     url: artifact.url.clone(),
                     revision: artifact.revision.clone(),
                     path: spec.path.clone(),
-                    config: spec.renderer.config.clone(),
+                    config: renderer_config,
                 },
             )
             .await
@@ -123,6 +131,11 @@ impl Pipeline {
         diagnostics.extend(rendered.diagnostics);
         if let Some(target) = &spec.target_namespace {
             namespace::apply(&mut manifests, target);
+        }
+        if let Some(post) = &spec.post_build {
+            manifests = self
+                .substitute(release, post, &artifact, manifests, &mut diagnostics)
+                .await?;
         }
 
         let mut policies = Vec::new();
@@ -190,6 +203,87 @@ impl Pipeline {
             diagnostics,
             policies,
         })
+    }
+
+    /// Flux's post-build substitution, by the `substitute` plugin: inline
+    /// values and ConfigMap data go in its config; the Secrets named in
+    /// `substituteFrom`, and only those, are granted to it.
+    async fn substitute(
+        &self,
+        release: &Loaded,
+        post: &PostBuild,
+        artifact: &Artifact,
+        manifests: Vec<Manifest>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Result<Vec<Manifest>> {
+        let at = at(release);
+        let ns = release.namespace();
+        let objects = self.catalog.objects();
+        let mut from = Vec::new();
+        let mut grants = Grants::default();
+        for (i, r) in post.substitute_from.iter().enumerate() {
+            let kind = match r.kind {
+                SubstituteKind::ConfigMap => "ConfigMap",
+                SubstituteKind::Secret => "Secret",
+            };
+            let found = match r.kind {
+                SubstituteKind::ConfigMap => objects
+                    .config_map(ns, &r.name)
+                    .map(|c| json!({"kind": kind, "name": r.name, "data": c.data})),
+                SubstituteKind::Secret => objects.secret(ns, &r.name).map(|s| {
+                    grants
+                        .secrets
+                        .insert(r.name.clone(), Secret(s.data.clone()));
+                    json!({"kind": kind, "name": r.name})
+                }),
+            };
+            match found {
+                Some(entry) => from.push(entry),
+                None if r.optional => {}
+                None => {
+                    return Err(Error::Reference {
+                        at,
+                        field: "spec.postBuild",
+                        message: format!(
+                            "substituteFrom[{i}]: no {kind} named '{}' in namespace '{ns}'; declare it (apiVersion v1, kind {kind}) in the files given to sluice, or mark the reference optional: true",
+                            r.name
+                        ),
+                    });
+                }
+            }
+        }
+        let config = json!({
+            "substitute": post.substitute,
+            "substituteFrom": from,
+            "strict": post.strict,
+        });
+        let plugin = self
+            .plugin(&at, "spec.postBuild", "substitute", ns, PluginKind::Policy)
+            .await?;
+        let eval = plugin
+            .evaluate_with_grants(
+                &artifact.url,
+                &artifact.revision,
+                &manifests,
+                &config,
+                &Arc::new(grants),
+            )
+            .await
+            .map_err(|mut e| {
+                // Point each failure at the object's file and line.
+                if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
+                    locate(diagnostics, &manifests);
+                }
+                plugin_error(
+                    &at,
+                    "spec.postBuild",
+                    shown(e, artifact.shown_root.as_deref()),
+                )
+            })?;
+        let mut notes = eval.diagnostics;
+        locate(&mut notes, &manifests);
+        diagnostics.extend(notes);
+        Ok(eval.mutated.unwrap_or(manifests))
     }
 
     /// The release's own policies, then those of each policy set, with the
@@ -340,6 +434,27 @@ impl Pipeline {
             });
         }
         Ok(plugin)
+    }
+}
+
+/// The renderer for a release without `spec.renderer`: `kustomize` when
+/// the path holds a Kustomization file, as Flux decides, else `plain`.
+fn default_renderer(artifact: &Path, path: &str) -> &'static str {
+    let rel = tidy(Path::new(path));
+    let inside = rel.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    let dir = artifact.join(rel);
+    let kustomized = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .any(|f| dir.join(f).is_file());
+    if inside && kustomized {
+        "kustomize"
+    } else {
+        "plain"
     }
 }
 

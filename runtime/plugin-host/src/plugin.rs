@@ -359,13 +359,40 @@ impl Plugin {
         })
     }
 
-    /// Runs a policy over `manifests`; no files, only granted capabilities.
+    /// Runs a policy over `manifests`; no files, and no capabilities beyond
+    /// `log`.
     pub async fn evaluate(
         &self,
         url: &str,
         revision: &str,
         manifests: &[Manifest],
         config: &Value,
+    ) -> Result<Evaluation> {
+        self.evaluate_inner(url, revision, manifests, config, None)
+            .await
+    }
+
+    /// Like [`evaluate`](Self::evaluate), with capabilities limited to
+    /// `grants` (a transforming policy reading the Secrets it was given).
+    pub async fn evaluate_with_grants(
+        &self,
+        url: &str,
+        revision: &str,
+        manifests: &[Manifest],
+        config: &Value,
+        grants: &Arc<Grants>,
+    ) -> Result<Evaluation> {
+        self.evaluate_inner(url, revision, manifests, config, Some(grants))
+            .await
+    }
+
+    async fn evaluate_inner(
+        &self,
+        url: &str,
+        revision: &str,
+        manifests: &[Manifest],
+        config: &Value,
+        grants: Option<&Arc<Grants>>,
     ) -> Result<Evaluation> {
         let WorldPre::Policy(pre) = &self.shared.world else {
             return Err(self.wrong_world(PluginKind::Policy));
@@ -379,14 +406,11 @@ impl Plugin {
             manifests: manifests.iter().map(convert::manifest_to_wit).collect(),
             config: config.to_string(),
         };
-        let out = guarded!(
-            self,
-            "evaluate",
-            Sandbox::default(),
-            pre,
-            call_evaluate,
-            &req
-        );
+        let sandbox = Sandbox {
+            grants,
+            ..Sandbox::default()
+        };
+        let out = guarded!(self, "evaluate", sandbox, pre, call_evaluate, &req);
         let out = self.settle("evaluate", out, |r| {
             r.mutated.as_deref().map_or(0, convert::manifests_size)
                 + convert::diagnostics_size(&r.diagnostics)

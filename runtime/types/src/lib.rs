@@ -3,6 +3,7 @@
 //! The same schema drives offline files (`sluice build`, `sluice check`) and,
 //! later, the in-cluster CRDs, so nothing here depends on wasmtime or kube.
 
+pub mod configmap;
 pub mod diagnostic;
 pub mod load;
 pub mod locate;
@@ -12,6 +13,7 @@ pub mod report;
 pub mod secret;
 pub mod verdict;
 
+pub use configmap::ConfigMapData;
 pub use diagnostic::{
     Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Severity, SourceLocation,
     Verdict,
@@ -19,7 +21,7 @@ pub use diagnostic::{
 pub use load::{LoadError, Loaded, Objects};
 pub use object::{
     API_VERSION, FailureAction, Object, ObjectMeta, PluginLimits, PluginRef, PluginSpec, PolicyRef,
-    PolicySetSpec, ReleaseSpec, SourceSpec,
+    PolicySetSpec, PostBuild, ReleaseSpec, SourceSpec, SubstituteKind, SubstituteReference,
 };
 pub use report::{PolicyOutcome, ReleaseReport};
 pub use secret::SecretData;

@@ -1,5 +1,6 @@
 //! Reads Sluice objects from YAML files, keeping file and line for errors.
 
+use crate::configmap::ConfigMapData;
 use crate::object::{
     API_VERSION, Object, ObjectMeta, PluginSpec, PolicySetSpec, ReleaseSpec, SourceSpec,
 };
@@ -59,6 +60,8 @@ pub struct Objects {
     pub items: Vec<Loaded>,
     /// `v1` Secrets declared beside the objects (for `spec.secretRef`).
     pub secrets: Vec<SecretData>,
+    /// `v1` ConfigMaps declared beside the objects (for `substituteFrom`).
+    pub config_maps: Vec<ConfigMapData>,
 }
 
 impl Objects {
@@ -125,6 +128,19 @@ impl Objects {
                     return Err(at(format!("Secret '{}' is declared twice", secret.name)));
                 }
                 self.secrets.push(secret);
+                continue;
+            }
+            if api_version == "v1" && doc.get("kind").and_then(Value::as_str) == Some("ConfigMap") {
+                let map =
+                    ConfigMapData::from_document(&doc, file.to_path_buf(), line).map_err(at)?;
+                if self
+                    .config_maps
+                    .iter()
+                    .any(|c| c.name == map.name && c.namespace == map.namespace)
+                {
+                    return Err(at(format!("ConfigMap '{}' is declared twice", map.name)));
+                }
+                self.config_maps.push(map);
                 continue;
             }
             if !api_version.starts_with("sluice.dev/") {
@@ -212,6 +228,13 @@ impl Objects {
         self.secrets
             .iter()
             .find(|s| s.name == name && s.namespace == namespace)
+    }
+
+    /// The ConfigMap `name` in `namespace`.
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<&ConfigMapData> {
+        self.config_maps
+            .iter()
+            .find(|c| c.name == name && c.namespace == namespace)
     }
 
     /// `Plugin` objects in declaration order.

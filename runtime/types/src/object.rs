@@ -119,7 +119,14 @@ pub struct ReleaseSpec {
     /// Directory inside the artifact; `./` by default.
     #[serde(default = "default_path")]
     pub path: String,
-    pub renderer: PluginRef,
+    /// The renderer; by default `kustomize` when the path holds a
+    /// `kustomization.yaml` (or `.yml`, or `Kustomization`), else `plain`,
+    /// as Flux builds a path with or without a kustomization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renderer: Option<PluginRef>,
+    /// Variable substitution in the rendered manifests, as Flux's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_build: Option<PostBuild>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyRef>,
     /// Policy sets applied after `policies`, in order.
@@ -139,6 +146,39 @@ pub struct ReleaseSpec {
     pub suspend: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ObjectRef>,
+}
+
+/// Flux's `spec.postBuild`: `${var}` substitution after rendering, with
+/// values from `substitute` (which wins) and from `substituteFrom`, later
+/// entries overriding earlier ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostBuild {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub substitute: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitute_from: Vec<SubstituteReference>,
+    /// Fail on variables that are unset and have no default; Flux's
+    /// `StrictPostBuildSubstitutions` feature gate, per release.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
+}
+
+/// A ConfigMap or Secret in the release's namespace to read variables from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubstituteReference {
+    pub kind: SubstituteKind,
+    pub name: String,
+    /// A missing object is skipped rather than an error.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SubstituteKind {
+    ConfigMap,
+    Secret,
 }
 
 /// A named, reusable list of policies.
