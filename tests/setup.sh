@@ -61,12 +61,3 @@ if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null
 fi
-
-# Git sources are tested against `git daemon` and `git http-backend`, and
-# file:// remotes run `git-upload-pack`: all part of Debian's git.
-git_core="$(git --exec-path 2>/dev/null || true)"
-if [ ! -x "$git_core/git-daemon" ] || [ ! -x "$git_core/git-http-backend" ] || [ ! -x "$git_core/git-upload-pack" ]; then
-  echo "setup: installing git" >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git >/dev/null
-fi
