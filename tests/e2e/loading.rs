@@ -137,9 +137,18 @@ async fn every_builtin_describes_itself() {
     assert_eq!(
         kinds,
         [
+            ("archive", "source".into()),
+            ("bucket", "source".into()),
+            ("git", "source".into()),
             ("guardrails", "policy".into()),
+            ("jsonnet", "renderer".into()),
+            ("kustomize", "renderer".into()),
             ("local", "source".into()),
-            ("plain", "renderer".into())
+            ("oci", "source".into()),
+            ("plain", "renderer".into()),
+            ("rules", "policy".into()),
+            ("sops", "policy".into()),
+            ("substitute", "policy".into()),
         ]
     );
 }
