@@ -20,7 +20,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render the Releases in FILE or DIR and print their manifests as YAML
-    Build(Selection),
+    Build {
+        #[command(flatten)]
+        selection: Selection,
+        /// Print the values of Secrets the release decrypts (spec.decryption) instead of **SOPS**
+        #[arg(long)]
+        show_secrets: bool,
+    },
     /// Render a directory without any Release, as `kustomize build DIR` does
     Render(Render),
     /// Render the Releases and run their policies; exit 1 on an enforced denial
@@ -82,6 +88,9 @@ pub enum Command {
     /// Pull an OCI artifact from a registry
     #[command(subcommand)]
     Pull(crate::artifact::PullCommand),
+    /// Encrypt and decrypt SOPS files with age keys, as the sops tool does
+    #[command(subcommand)]
+    Sops(crate::sops::SopsCommand),
 }
 
 #[derive(Debug, Args)]

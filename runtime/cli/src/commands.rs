@@ -16,6 +16,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pull(pull) => return crate::artifact::pull(pull).await,
         _ => {}
     }
+    if let Command::Sops(sops) = cli.command {
+        return crate::sops::run(sops);
+    }
     let cache = cache_dir(cli.cache_dir);
     let host = PluginHost::new(HostConfig {
         cache_dir: Some(cache.join("plugins")),
@@ -23,7 +26,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     })?;
     let store = ArtifactStore::open(cache.join("artifacts"))?;
     match cli.command {
-        Command::Build(selection) => build(host, store, &selection).await,
+        Command::Build {
+            selection,
+            show_secrets,
+        } => build(host, store, &selection, show_secrets).await,
         Command::Render(args) => crate::render::run(host, store, &args).await,
         Command::Check { selection, output } => check(host, store, &selection, output).await,
         Command::Policy(command) => crate::policy::run(host, command).await,
@@ -63,7 +69,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let (pipeline, releases) = prepare(host, store, &selection)?;
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
-        Command::Playground(_) | Command::Push(_) | Command::Pull(_) => {
+        Command::Playground(_) | Command::Push(_) | Command::Pull(_) | Command::Sops(_) => {
             unreachable!("handled before the plugin host starts")
         }
     }
@@ -120,13 +126,24 @@ fn prepare(
     Ok((Pipeline::with_store(host, objects, store), releases))
 }
 
-async fn build(host: PluginHost, store: ArtifactStore, selection: &Selection) -> Result<ExitCode> {
+async fn build(
+    host: PluginHost,
+    store: ArtifactStore,
+    selection: &Selection,
+    show_secrets: bool,
+) -> Result<ExitCode> {
     let (pipeline, releases) = prepare(host, store, selection)?;
     let mut documents = Vec::new();
     for release in &releases {
         let report = pipeline.run(release, Mode::Build).await?;
         output::print_diagnostics(&report.release, &report.diagnostics);
-        documents.extend(report.manifests.into_iter().map(|m| m.object));
+        let mut objects: Vec<_> = report.manifests.into_iter().map(|m| m.object).collect();
+        let decrypts =
+            matches!(&release.object, Object::Release(_, spec) if spec.decryption.is_some());
+        if decrypts && !show_secrets {
+            output::mask_secrets(&mut objects);
+        }
+        documents.extend(objects);
     }
     print!("{}", output::yaml_stream(&documents)?);
     Ok(ExitCode::SUCCESS)

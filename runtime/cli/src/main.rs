@@ -8,6 +8,7 @@ mod output;
 mod playground;
 mod policy;
 mod render;
+mod sops;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -20,6 +20,26 @@ pub fn yaml_stream(documents: &[Value]) -> Result<String> {
     Ok(out)
 }
 
+/// What `sluice build` shows instead of a decrypted Secret value, as
+/// `flux build` does (`data` entries hold it base64-encoded, so the
+/// output stays a valid Secret).
+pub const SECRET_MASK: &str = "**SOPS**";
+
+/// Replaces the values of Secrets' `data` and `stringData`, keeping keys.
+pub fn mask_secrets(objects: &mut [Value]) {
+    const MASK_BASE64: &str = "KipTT1BTKio=";
+    for o in objects
+        .iter_mut()
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("Secret"))
+    {
+        for (field, mask) in [("data", MASK_BASE64), ("stringData", SECRET_MASK)] {
+            if let Some(entries) = o.get_mut(field).and_then(Value::as_object_mut) {
+                entries.values_mut().for_each(|v| *v = json!(mask));
+            }
+        }
+    }
+}
+
 /// Source and renderer findings go to stderr so stdout stays a clean stream.
 pub fn print_diagnostics(release: &str, diagnostics: &[Diagnostic]) {
     for d in diagnostics {

@@ -8,6 +8,7 @@ use sluice_artifacts::ArtifactStore;
 use sluice_plugin_host::{
     FetchOutcome, FetchRequest, Grants, Plugin, PluginHost, RenderRequest, Secret,
 };
+use sluice_types::object::Decryption;
 use sluice_types::{
     Diagnostic, Loaded, Manifest, Object, Objects, PluginKind, PolicyOutcome, PolicyRef, PostBuild,
     ReleaseReport, SourceLocation, SubstituteKind,
@@ -129,6 +130,11 @@ impl Pipeline {
             .map_err(|e| plugin_error(&at, "spec.renderer.config", shown(e, root)))?;
         let mut manifests = rendered.manifests;
         diagnostics.extend(rendered.diagnostics);
+        if let Some(decryption) = &spec.decryption {
+            manifests = self
+                .decrypt(release, decryption, renderer_name, &artifact, manifests)
+                .await?;
+        }
         if let Some(target) = &spec.target_namespace {
             namespace::apply(&mut manifests, target);
         }
@@ -203,6 +209,71 @@ impl Pipeline {
             diagnostics,
             policies,
         })
+    }
+
+    /// Flux's `spec.decryption`, by the `sops` plugin, right after rendering
+    /// as in Flux (before the target namespace, substitution and policies),
+    /// granted only the Secret `secretRef` names. The MAC is not checked
+    /// after kustomize, whose transformers change objects after encryption.
+    async fn decrypt(
+        &self,
+        release: &Loaded,
+        decryption: &Decryption,
+        renderer: &str,
+        artifact: &Artifact,
+        manifests: Vec<Manifest>,
+    ) -> Result<Vec<Manifest>> {
+        let at = at(release);
+        let ns = release.namespace();
+        let field = "spec.decryption.secretRef";
+        let Some(secret_ref) = &decryption.secret_ref else {
+            return Err(Error::Reference {
+                at,
+                field,
+                message: "name the Secret holding the age key (an entry named <name>.agekey); only age keys are supported".into(),
+            });
+        };
+        let Some(secret) = self.catalog.objects().secret(ns, &secret_ref.name) else {
+            return Err(Error::Reference {
+                at,
+                field,
+                message: format!(
+                    "no Secret named '{}' in namespace '{ns}'; declare it (apiVersion v1, kind Secret) with the age key in an entry named <name>.agekey",
+                    secret_ref.name
+                ),
+            });
+        };
+        let mut grants = Grants::default();
+        grants
+            .secrets
+            .insert(secret_ref.name.clone(), Secret(secret.data.clone()));
+        let config = json!({
+            "secretName": secret_ref.name,
+            "verifyMac": renderer != "kustomize",
+        });
+        let plugin = self
+            .plugin(&at, "spec.decryption", "sops", ns, PluginKind::Policy)
+            .await?;
+        let eval = plugin
+            .evaluate_with_grants(
+                &artifact.url,
+                &artifact.revision,
+                &manifests,
+                &config,
+                &Arc::new(grants),
+            )
+            .await
+            .map_err(|mut e| {
+                if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
+                    locate(diagnostics, &manifests);
+                }
+                plugin_error(
+                    &at,
+                    "spec.decryption",
+                    shown(e, artifact.shown_root.as_deref()),
+                )
+            })?;
+        Ok(eval.mutated.unwrap_or(manifests))
     }
 
     /// Flux's post-build substitution, by the `substitute` plugin: inline

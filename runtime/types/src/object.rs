@@ -127,6 +127,9 @@ pub struct ReleaseSpec {
     /// Variable substitution in the rendered manifests, as Flux's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_build: Option<PostBuild>,
+    /// SOPS decryption of the rendered objects, as Flux's `spec.decryption`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<Decryption>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyRef>,
     /// Policy sets applied after `policies`, in order.
@@ -179,6 +182,23 @@ pub struct SubstituteReference {
 pub enum SubstituteKind {
     ConfigMap,
     Secret,
+}
+
+/// Flux's `spec.decryption`: objects encrypted with SOPS are decrypted
+/// right after rendering with the age keys (`*.agekey` entries) of the
+/// Secret `secretRef` names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decryption {
+    pub provider: DecryptionProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecryptionProvider {
+    Sops,
 }
 
 /// A named, reusable list of policies.
