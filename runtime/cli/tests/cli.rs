@@ -234,7 +234,7 @@ fn policies_baseline_enforces_and_audits() {
 struct Playground {
     child: std::process::Child,
     kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Playground {
@@ -260,7 +260,7 @@ impl Playground {
         Playground {
             child,
             kubeconfig,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -269,6 +269,27 @@ impl Playground {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--kubeconfig", self.kubeconfig.to_str().unwrap()]);
         sluice(&all)
+    }
+
+    /// `kubectl ARGS` with this kubeconfig, or `None` (saying so) when
+    /// kubectl is not on PATH.
+    fn kubectl(&self, args: &[&str]) -> Option<Output> {
+        let cache = self.dir.path().join("kubectl-cache");
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(cache)
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .output();
+        match out {
+            Ok(out) => Some(out),
+            Err(e) => {
+                eprintln!("kubectl checks skipped: kubectl cannot run ({e})");
+                None
+            }
+        }
     }
 }
 
@@ -315,6 +336,22 @@ fn apply_diff_and_policy_gate_against_the_playground() {
         ),
         "{stdout}"
     );
+
+    // kubectl sees what sluice applied, with the columns a cluster prints.
+    if let Some(out) = pg.kubectl(&["get", "deployments", "-n", "podinfo"]) {
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+        let rows: Vec<Vec<&str>> = stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(
+            rows[0],
+            ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+            "{stdout}"
+        );
+        assert_eq!(rows[1][..2], ["podinfo", "2/2"], "{stdout}");
+    }
 
     let out = pg.sluice(&["apply", "examples/quickstart", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
