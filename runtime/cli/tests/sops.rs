@@ -265,3 +265,60 @@ fn sops_encrypt_then_decrypt_round_trips_with_sops_yaml_rules() {
         text(&out.stdout)
     );
 }
+
+/// Through kustomize, as Flux builds: a secretGenerator fed a SOPS file has
+/// that entry decrypted (in its key's format), and an encrypted Secret
+/// survives kustomize's namespace transformer (no MAC check after kustomize,
+/// as in Flux).
+#[test]
+fn kustomize_generated_and_transformed_secrets_are_decrypted() {
+    let plain = fixture_plaintext();
+    let dir = release(&fixture("secret-3.10.2.yaml"), "flux-age.txt");
+    // Both keys: the file's own and the generator entry's.
+    let both = format!(
+        "{}{}",
+        fixture("flux-age.txt"),
+        fixture("flux-age-global.txt")
+    );
+    let key_entry: String = both.lines().map(|l| format!("    {l}\n")).collect();
+    let sluice_yaml = std::fs::read_to_string(dir.path().join("sluice.yaml")).unwrap();
+    let head = &sluice_yaml[..sluice_yaml.find("  age.agekey: |\n").unwrap()];
+    std::fs::write(
+        dir.path().join("sluice.yaml"),
+        format!("{head}  age.agekey: |\n{key_entry}"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("file-3.9.0.txt"),
+        dir.path().join("app/file.txt"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app/kustomization.yaml"),
+        "namespace: prod\nresources:\n  - secret.yaml\nsecretGenerator:\n  - name: generated\n    files:\n      - file.txt\n",
+    )
+    .unwrap();
+    let out = sluice(dir.path(), &["build", "--show-secrets", "sluice.yaml"], &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("key: {plain}")), "{stdout}");
+    assert!(stdout.contains("namespace: prod"), "{stdout}");
+    assert!(
+        !stdout.contains("ENC[") && !stdout.contains("lastmodified"),
+        "{stdout}"
+    );
+    // The generated entry is the binary file's plaintext, base64-encoded.
+    let generated = stdout
+        .split("---\n")
+        .find(|d| d.contains("name: generated-"))
+        .unwrap();
+    let line = generated
+        .lines()
+        .find(|l| l.trim_start().starts_with("file.txt:"))
+        .unwrap();
+    let encoded = line.split_once(':').unwrap().1.trim();
+    assert!(
+        !encoded.is_empty() && encoded != "KipTT1BTKio=",
+        "{generated}"
+    );
+}
