@@ -340,7 +340,8 @@ mod tests {
 
     #[test]
     fn refuses_escapes_devices_and_outside_links() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut tar::Builder<Vec<u8>>)>)> = vec![
+        type Build = Box<dyn FnOnce(&mut tar::Builder<Vec<u8>>)>;
+        let cases: Vec<(&str, Build)> = vec![
             (
                 "'..' would escape",
                 Box::new(|b| {
