@@ -11,3 +11,4 @@ mod pipeline;
 mod python;
 mod render;
 mod rules;
+mod sources;

@@ -3,6 +3,7 @@
 //! plugin has.
 
 mod git;
+mod http;
 mod log;
 mod oci;
 mod secrets;

@@ -3,7 +3,7 @@
 //! its grant arrives.
 
 use crate::bindings::host::sluice::plugin::{
-    capability_types::CapabilityError, cosign, http, kube, metrics,
+    capability_types::CapabilityError, cosign, kube, metrics,
 };
 use crate::state::PluginState;
 
@@ -14,12 +14,6 @@ impl PluginState {
             "capability '{capability}' is not granted to plugin '{}'",
             self.plugin
         )))
-    }
-}
-
-impl http::Host for PluginState {
-    async fn send(&mut self, _: http::Request) -> Result<http::Response, CapabilityError> {
-        self.denied("http")
     }
 }
 
