@@ -174,9 +174,21 @@ fn plugin_list_and_inspect() {
 
     let out = sluice(&["plugin", "inspect", "helm"]);
     assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
     assert!(
-        text(&out.stderr).contains("plugin 'helm' is neither built in (guardrails, local, plain)")
+        stderr.contains("plugin 'helm' is neither built in (") && stderr.contains("guardrails"),
+        "{stderr}"
     );
+    // Every built-in the list shows is named in the message.
+    let listed: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("built-in"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(listed.len() >= 3, "{stdout}");
+    for name in listed {
+        assert!(stderr.contains(name), "{name} missing from: {stderr}");
+    }
 }
 
 #[test]

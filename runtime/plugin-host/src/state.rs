@@ -37,7 +37,6 @@ pub struct PluginState {
     pub(crate) grants: Arc<Grants>,
     /// Host path of a writable `/artifact`, where transports (Git checkout,
     /// OCI layers) put what they fetch for the plugin.
-    #[allow(dead_code)] // read by the git and oci capabilities, arriving next
     pub(crate) artifact_dir: Option<PathBuf>,
     /// Response bytes the `http` capability received in this call, counted
     /// against `grants.transfer.max_bytes`.
