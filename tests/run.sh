@@ -17,3 +17,7 @@ for ws in "${guests[@]}"; do
 done
 
 cargo test --workspace
+
+# The guest crates' own unit and corpus tests run natively (their logic does
+# not need the sandbox; the e2e tests above run them as components).
+(cd plugins && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/native-guests" cargo test --workspace --quiet)
