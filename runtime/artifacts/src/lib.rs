@@ -22,15 +22,21 @@ pub use error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 /// Revisions kept per source (the current one and the one before, so a
 /// render in flight during a commit still finds its tree).
 const KEPT_PER_SOURCE: usize = 2;
 
+/// How long an unreferenced tree is left alone: another process sharing the
+/// store may have just committed it and be rendering from it.
+const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
+
 /// An artifact store rooted at a directory.
 #[derive(Debug, Clone)]
 pub struct ArtifactStore {
     root: PathBuf,
+    grace: Duration,
 }
 
 /// A directory a fetch writes into; removed on drop unless committed.
@@ -71,7 +77,16 @@ impl ArtifactStore {
         for sub in ["trees", "staging", "sources"] {
             create_private_dir(&root.join(sub))?;
         }
-        Ok(ArtifactStore { root })
+        Ok(ArtifactStore {
+            root,
+            grace: DEFAULT_GRACE,
+        })
+    }
+
+    /// Sets how long unreferenced trees are kept before collection.
+    pub fn with_grace(mut self, grace: Duration) -> ArtifactStore {
+        self.grace = grace;
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -140,9 +155,13 @@ impl ArtifactStore {
     pub fn commit(&self, staging: Staging, key: &str, url: &str, revision: &str) -> Result<Stored> {
         let digest = tree_digest(staging.path())?;
         let dir = self.tree_path(&digest)?;
-        if !dir.exists() {
+        if dir.exists() {
+            // Fresh again: collection in another process leaves it alone.
+            let _ = std::fs::File::open(&dir).and_then(|f| f.set_modified(SystemTime::now()));
+        } else {
             let staged = staging.dir.keep();
             std::fs::rename(&staged, &dir).map_err(|e| Error::io(&dir, e))?;
+            let _ = std::fs::File::open(&dir).and_then(|f| f.set_modified(SystemTime::now()));
         }
         let mut kept = self
             .last(key)
@@ -171,7 +190,8 @@ impl ArtifactStore {
         })
     }
 
-    /// Removes trees that no source record keeps, and stale staging dirs.
+    /// Removes trees that no source record keeps and that were not committed
+    /// within the grace period.
     pub fn collect(&self) -> Result<usize> {
         let mut live = std::collections::HashSet::new();
         let sources = self.root.join("sources");
@@ -190,7 +210,13 @@ impl ArtifactStore {
         let mut removed = 0;
         for entry in read_dir(&self.root.join("trees"))? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !live.contains(&name) {
+            let recent = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < self.grace);
+            if !live.contains(&name) && !recent {
                 std::fs::remove_dir_all(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
                 removed += 1;
             }

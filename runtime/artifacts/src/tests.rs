@@ -1,5 +1,16 @@
 use super::*;
 
+#[test]
+fn recent_unreferenced_trees_survive_collection() {
+    // Another process may have just committed a tree and be rendering it.
+    let root = tempfile::tempdir().unwrap();
+    let store = ArtifactStore::open(root.path()).unwrap();
+    let r1 = fetch(&store, "k", "r1", &[("x", "1")]);
+    fetch(&store, "k", "r2", &[("x", "2")]);
+    fetch(&store, "k", "r3", &[("x", "3")]);
+    assert!(r1.dir.exists());
+}
+
 fn write(dir: &Path, files: &[(&str, &str)]) {
     for (path, text) in files {
         let p = dir.join(path);
@@ -111,7 +122,9 @@ fn a_failed_fetch_keeps_the_last_good_tree() {
 #[test]
 fn old_revisions_are_collected() {
     let root = tempfile::tempdir().unwrap();
-    let store = ArtifactStore::open(root.path()).unwrap();
+    let store = ArtifactStore::open(root.path())
+        .unwrap()
+        .with_grace(Duration::ZERO);
     let r1 = fetch(&store, "k", "r1", &[("x", "1")]);
     let r2 = fetch(&store, "k", "r2", &[("x", "2")]);
     assert!(r1.dir.exists(), "the previous revision is kept");
