@@ -6,10 +6,10 @@
 
 use serde_json::json;
 use sluice_plugin_host::{FetchOutcome, FetchRequest, Grants, Plugin, Secret};
-use sluice_tests::host;
 use sluice_tests::servers::git::{GitDaemon, GitHttp, HttpAuth, commit, git, init_repo};
+use sluice_tests::{Workdir, host};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 const SECRET: &str = "git-creds";
@@ -17,60 +17,6 @@ const SECRET: &str = "git-creds";
 async fn git_source(cache: &Path) -> Plugin {
     let wasm = sluice_builtins::get("git").expect("the git built-in").wasm;
     host(cache).load("git", wasm, None, None).await.unwrap()
-}
-
-/// An artifact directory inside a private parent, to check that nothing
-/// lands beside it.
-struct Workdir {
-    parent: tempfile::TempDir,
-}
-
-impl Workdir {
-    fn new() -> Workdir {
-        let parent = tempfile::tempdir().unwrap();
-        std::fs::create_dir(parent.path().join("artifact")).unwrap();
-        Workdir { parent }
-    }
-
-    fn artifact(&self) -> PathBuf {
-        self.parent.path().join("artifact")
-    }
-
-    fn files(&self) -> Vec<String> {
-        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    walk(root, &e.path(), out);
-                } else {
-                    let rel = e.path().strip_prefix(root).unwrap().to_owned();
-                    out.push(rel.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.artifact(), &self.artifact(), &mut out);
-        out.sort();
-        out
-    }
-
-    fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.artifact().join(path)).unwrap()
-    }
-
-    /// The artifact is empty and nothing appeared beside it.
-    fn assert_untouched(&self) {
-        assert_eq!(
-            std::fs::read_dir(self.artifact()).unwrap().count(),
-            0,
-            "artifact left empty"
-        );
-        let beside: Vec<_> = std::fs::read_dir(self.parent.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(beside, ["artifact"], "nothing written next to the artifact");
-    }
 }
 
 fn grants(url: &str, basic: Option<(&str, &str)>) -> Arc<Grants> {

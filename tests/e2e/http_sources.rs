@@ -8,12 +8,12 @@ use sha2::{Digest, Sha256};
 use sluice_plugin_host::{
     FetchOutcome, FetchRequest, Grants, Plugin, Secret, TransferLimits, UrlPrefix,
 };
-use sluice_tests::host;
 use sluice_tests::servers::http::FileServer;
 use sluice_tests::servers::s3::S3Server;
+use sluice_tests::{Workdir, host};
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,70 +22,6 @@ const SECRET: &str = "bucket-creds";
 async fn builtin(cache: &Path, name: &str) -> Plugin {
     let wasm = sluice_builtins::get(name).expect("a built-in").wasm;
     host(cache).load(name, wasm, None, None).await.unwrap()
-}
-
-/// An artifact directory inside a private parent, to check that nothing
-/// lands beside it.
-struct Workdir {
-    parent: tempfile::TempDir,
-}
-
-impl Workdir {
-    fn new() -> Workdir {
-        let parent = tempfile::tempdir().unwrap();
-        std::fs::create_dir(parent.path().join("artifact")).unwrap();
-        Workdir { parent }
-    }
-
-    fn artifact(&self) -> PathBuf {
-        self.parent.path().join("artifact")
-    }
-
-    /// Relative paths of the files under the artifact, sorted.
-    fn files(&self) -> Vec<String> {
-        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    walk(root, &e.path(), out);
-                } else {
-                    let rel = e.path().strip_prefix(root).unwrap().to_owned();
-                    out.push(rel.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        walk(&self.artifact(), &self.artifact(), &mut out);
-        out.sort();
-        out
-    }
-
-    fn read(&self, path: &str) -> String {
-        std::fs::read_to_string(self.artifact().join(path)).unwrap()
-    }
-
-    /// The artifact is empty and nothing else appeared beside it.
-    fn assert_untouched(&self) {
-        assert_eq!(
-            self.files(),
-            Vec::<String>::new(),
-            "the artifact is left empty"
-        );
-        assert_eq!(
-            std::fs::read_dir(self.artifact()).unwrap().count(),
-            0,
-            "no empty directories are left either"
-        );
-        let beside: Vec<_> = std::fs::read_dir(self.parent.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            beside,
-            ["artifact"],
-            "nothing is written next to the artifact"
-        );
-    }
 }
 
 // ---------------------------------------------------------------- bucket

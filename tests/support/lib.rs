@@ -98,3 +98,74 @@ pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// An artifact directory inside a private parent, to check that nothing
+/// lands beside it.
+#[derive(Debug)]
+pub struct Workdir {
+    parent: tempfile::TempDir,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        let parent = tempfile::tempdir().unwrap();
+        std::fs::create_dir(parent.path().join("artifact")).unwrap();
+        Workdir { parent }
+    }
+
+    pub fn artifact(&self) -> PathBuf {
+        self.parent.path().join("artifact")
+    }
+
+    /// Relative paths of the files under the artifact, sorted.
+    pub fn files(&self) -> Vec<String> {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    walk(root, &e.path(), out);
+                } else {
+                    let rel = e.path().strip_prefix(root).unwrap().to_owned();
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.artifact(), &self.artifact(), &mut out);
+        out.sort();
+        out
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.artifact().join(path)).unwrap()
+    }
+
+    /// The artifact is empty and nothing else appeared beside it.
+    pub fn assert_untouched(&self) {
+        assert_eq!(
+            self.files(),
+            Vec::<String>::new(),
+            "the artifact is left empty"
+        );
+        assert_eq!(
+            std::fs::read_dir(self.artifact()).unwrap().count(),
+            0,
+            "no empty directories are left either"
+        );
+        let beside: Vec<_> = std::fs::read_dir(self.parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            beside,
+            ["artifact"],
+            "nothing is written next to the artifact"
+        );
+    }
+}
