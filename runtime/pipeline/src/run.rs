@@ -251,28 +251,18 @@ impl Pipeline {
             "secretName": secret_ref.name,
             "verifyMac": renderer != "kustomize",
         });
-        let plugin = self
-            .plugin(&at, "spec.decryption", "sops", ns, PluginKind::Policy)
-            .await?;
-        let eval = plugin
-            .evaluate_with_grants(
-                &artifact.url,
-                &artifact.revision,
+        let eval = self
+            .transform(
+                &at,
+                "spec.decryption",
+                "sops",
+                ns,
+                artifact,
                 &manifests,
                 &config,
-                &Arc::new(grants),
+                grants,
             )
-            .await
-            .map_err(|mut e| {
-                if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
-                    locate(diagnostics, &manifests);
-                }
-                plugin_error(
-                    &at,
-                    "spec.decryption",
-                    shown(e, artifact.shown_root.as_deref()),
-                )
-            })?;
+            .await?;
         Ok(eval.mutated.unwrap_or(manifests))
     }
 
@@ -328,33 +318,54 @@ impl Pipeline {
             "substituteFrom": from,
             "strict": post.strict,
         });
-        let plugin = self
-            .plugin(&at, "spec.postBuild", "substitute", ns, PluginKind::Policy)
-            .await?;
-        let eval = plugin
-            .evaluate_with_grants(
-                &artifact.url,
-                &artifact.revision,
+        let eval = self
+            .transform(
+                &at,
+                "spec.postBuild",
+                "substitute",
+                ns,
+                artifact,
                 &manifests,
                 &config,
-                &Arc::new(grants),
+                grants,
             )
-            .await
-            .map_err(|mut e| {
-                // Point each failure at the object's file and line.
-                if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
-                    locate(diagnostics, &manifests);
-                }
-                plugin_error(
-                    &at,
-                    "spec.postBuild",
-                    shown(e, artifact.shown_root.as_deref()),
-                )
-            })?;
+            .await?;
         let mut notes = eval.diagnostics;
         locate(&mut notes, &manifests);
         diagnostics.extend(notes);
         Ok(eval.mutated.unwrap_or(manifests))
+    }
+
+    /// Runs a built-in transforming plugin (decryption, substitution) with
+    /// exactly `grants`; its failures point at each object's file and line.
+    #[allow(clippy::too_many_arguments)]
+    async fn transform(
+        &self,
+        at: &At,
+        field: &'static str,
+        name: &str,
+        ns: &str,
+        artifact: &Artifact,
+        manifests: &[Manifest],
+        config: &serde_json::Value,
+        grants: Grants,
+    ) -> Result<sluice_plugin_host::Evaluation> {
+        let plugin = self.plugin(at, field, name, ns, PluginKind::Policy).await?;
+        plugin
+            .evaluate_with_grants(
+                &artifact.url,
+                &artifact.revision,
+                manifests,
+                config,
+                &Arc::new(grants),
+            )
+            .await
+            .map_err(|mut e| {
+                if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
+                    locate(diagnostics, manifests);
+                }
+                plugin_error(at, field, shown(e, artifact.shown_root.as_deref()))
+            })
     }
 
     /// The release's own policies, then those of each policy set, with the
