@@ -20,8 +20,7 @@ impl PluginState {
 impl cosign::Host for PluginState {
     async fn verify(
         &mut self,
-        _: String,
-        _: Vec<cosign::Signer>,
+        _: cosign::VerifyRequest,
     ) -> Result<cosign::Verified, CapabilityError> {
         self.denied("cosign")
     }
