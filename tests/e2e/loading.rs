@@ -147,6 +147,7 @@ async fn every_builtin_describes_itself() {
             ("oci", "source".into()),
             ("plain", "renderer".into()),
             ("rules", "policy".into()),
+            ("schema", "policy".into()),
             ("sops", "policy".into()),
             ("substitute", "policy".into()),
         ]
