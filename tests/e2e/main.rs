@@ -11,4 +11,5 @@ mod pipeline;
 mod python;
 mod render;
 mod rules;
+mod schema;
 mod sources;
