@@ -150,6 +150,7 @@ async fn every_builtin_describes_itself() {
             ("schema", "policy".into()),
             ("sops", "policy".into()),
             ("substitute", "policy".into()),
+            ("verify-images", "policy".into()),
         ]
     );
 }
