@@ -75,9 +75,15 @@ fn check_passes_a_valid_release_and_denies_at_the_field() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("shop     schema  Enforce  allow"), "{stdout}");
+    assert!(
+        stdout.contains("shop     schema  Enforce  allow"),
+        "{stdout}"
+    );
 
-    let dir = release(&DEPLOYMENT.replace("          image: nginx:1.27\n", "          imag: nginx:1.27\n"));
+    let dir = release(&DEPLOYMENT.replace(
+        "          image: nginx:1.27\n",
+        "          imag: nginx:1.27\n",
+    ));
     let out = sluice(dir.path(), &["check", "sluice.yaml"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
