@@ -8,6 +8,10 @@
 //!   generator fed an encrypted YAML, JSON, dotenv, INI or binary file) has
 //!   each such entry decrypted and written in the format its key's extension
 //!   names;
+//! - a `Secret` generated from an encrypted dotenv file (`secretGenerator`
+//!   `envs:`), whose entries are the file's lines with the metadata as
+//!   `sops_*` entries, has the file put back together, decrypted, and its
+//!   entries replaced by the plaintext ones (the `sops_*` entries dropped);
 //! - objects annotated `kustomize.toolkit.fluxcd.io/decrypt: disabled` are
 //!   left alone.
 //!
@@ -159,7 +163,34 @@ fn wants_decryption(object: &Json) -> bool {
         .and_then(|a| a.get(DISABLE))
         .and_then(Json::as_str)
         .is_some_and(|v| v.eq_ignore_ascii_case("disabled"));
-    !disabled && (has_sops_block(object) || !encrypted_entries(object).is_empty())
+    !disabled
+        && (has_sops_block(object)
+            || !encrypted_entries(object).is_empty()
+            || dotenv_file(object).is_some())
+}
+
+/// The dotenv file a `secretGenerator` `envs:` entry turned into this
+/// Secret's `data`, when it was SOPS-encrypted: sops writes its metadata as
+/// `sops_mac`, `sops_version`, … lines, which the generator kept as entries.
+/// The lines come back in key order (the generator sorted them), which the
+/// stored MAC still authenticates; the MAC over the values is checked only
+/// when the render kept the file's order, as for any kustomize output.
+fn dotenv_file(object: &Json) -> Option<Vec<u8>> {
+    if object.get("kind").and_then(Json::as_str) != Some("Secret") {
+        return None;
+    }
+    let data = object.get("data").and_then(Json::as_object)?;
+    if !(data.contains_key("sops_mac") && data.contains_key("sops_version")) {
+        return None;
+    }
+    let mut file = Vec::new();
+    for (k, v) in data {
+        file.extend_from_slice(k.as_bytes());
+        file.push(b'=');
+        file.extend(decode(v.as_str()?)?);
+        file.push(b'\n');
+    }
+    Some(file)
 }
 
 /// A Secret's `data` entries that decode to a SOPS file, with its format.
@@ -172,11 +203,17 @@ fn encrypted_entries(object: &Json) -> Vec<(String, Vec<u8>, Format)> {
     };
     data.iter()
         .filter_map(|(k, v)| {
-            let bytes = STANDARD.decode(v.as_str()?).ok()?;
+            let bytes = decode(v.as_str()?)?;
             let format = Format::detect(&bytes)?;
             Some((k.clone(), bytes, format))
         })
         .collect()
+}
+
+/// A `data` value: base64, which kustomize breaks into 70-column lines.
+fn decode(value: &str) -> Option<Vec<u8>> {
+    let compact: String = value.split_ascii_whitespace().collect();
+    STANDARD.decode(compact).ok()
 }
 
 fn has_sops_block(object: &Json) -> bool {
@@ -236,6 +273,34 @@ fn decrypt_object(object: &mut Json, ids: &Identities, verify_mac: bool) -> Resu
             .map_err(|e| (field_of(&e), e))?;
         *object =
             sluice_sops::Value::Map(branches.into_iter().next().unwrap_or_default()).to_json();
+        return Ok(true);
+    }
+    if let Some(file) = dotenv_file(object) {
+        let field = Some("data.sops_mac".to_string());
+        let file =
+            sluice_sops::load_encrypted(&file, Format::Dotenv).map_err(|e| (field.clone(), e))?;
+        let branches = file.decrypt(ids, verify_mac).map_err(|e| {
+            let field = match &e {
+                sluice_sops::Error::Value { path, .. } => Some(format!("data.{path}")),
+                _ => field.clone(),
+            };
+            (field, e)
+        })?;
+        let plain = sluice_sops::Value::Map(branches.into_iter().next().unwrap_or_default());
+        let data = match plain.to_json() {
+            Json::Object(entries) => entries
+                .into_iter()
+                .map(|(k, v)| {
+                    let text = match v {
+                        Json::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (k, Json::String(STANDARD.encode(text)))
+                })
+                .collect(),
+            _ => serde_json::Map::new(),
+        };
+        object["data"] = Json::Object(data);
         return Ok(true);
     }
     let entries = encrypted_entries(object);

@@ -322,3 +322,66 @@ fn kustomize_generated_and_transformed_secrets_are_decrypted() {
         "{generated}"
     );
 }
+
+/// A secretGenerator fed a SOPS dotenv file (`envs:`) turns each line into an
+/// entry, sops' metadata included; the generated Secret comes out with the
+/// plaintext entries only, as Flux decrypts the file before building.
+#[test]
+fn kustomize_secret_generated_from_an_encrypted_env_file_is_decrypted() {
+    let enc = sluice_sops::load_encrypted(
+        fixture("env-3.9.0.env").as_bytes(),
+        sluice_sops::Format::Dotenv,
+    )
+    .unwrap();
+    let ids = sluice_sops::Identities::parse(&fixture("flux-age.txt")).unwrap();
+    let b = enc.decrypt(&ids, true).unwrap();
+    let plain = b[0].get("key").unwrap().as_str().unwrap().to_string();
+
+    let dir = release("", "flux-age.txt");
+    std::fs::remove_file(dir.path().join("app/secret.yaml")).unwrap();
+    std::fs::copy(
+        fixtures().join("env-3.9.0.env"),
+        dir.path().join("app/app.env"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app/kustomization.yaml"),
+        "secretGenerator:\n  - name: app-env\n    envs:\n      - app.env\n",
+    )
+    .unwrap();
+    let out = sluice(dir.path(), &["build", "--show-secrets", "sluice.yaml"], &[]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&plain);
+    assert!(stdout.contains(&format!("key: {encoded}")), "{stdout}");
+    assert!(!stdout.contains("sops_"), "{stdout}");
+
+    // Masked unless asked, and a wrong key names the file's recipient.
+    let out = sluice(dir.path(), &["build", "sluice.yaml"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stdout).contains(&encoded),
+        "{}",
+        text(&out.stdout)
+    );
+    let wrong = std::fs::read_to_string(dir.path().join("sluice.yaml"))
+        .unwrap()
+        .replace(
+            fixture("flux-age.txt").lines().last().unwrap(),
+            fixture("flux-age-global.txt").lines().last().unwrap(),
+        );
+    std::fs::write(dir.path().join("sluice.yaml"), wrong).unwrap();
+    let out = sluice(dir.path(), &["build", "sluice.yaml"], &[]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("app-env")
+            && stderr.contains("age1l44xcng8dqj32nlv6d930qvvrny05hglzcv9qpc7kxjc6902ma4qufys29"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(&plain) && !stderr.contains(&encoded),
+        "{stderr}"
+    );
+}
