@@ -7,6 +7,9 @@ use sluice_types::Manifest;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Cosign signatures made without sluice-cosign.
+pub mod cosign;
+
 /// Real servers on free loopback ports, stopped when dropped.
 pub mod servers {
     pub mod git;

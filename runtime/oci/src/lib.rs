@@ -320,6 +320,94 @@ impl Registry {
         .await
     }
 
+    /// Blob `digest` of `repository` in memory, verified, at most `max`
+    /// bytes: for small blobs read as they are (signature payloads).
+    pub async fn blob(&self, repository: &str, digest: &str, max: u64) -> Result<Vec<u8>> {
+        check_digest(digest)?;
+        let reference = parse_repository(repository)?;
+        let url = format!(
+            "{}://{}/v2/{}/blobs/{digest}",
+            self.scheme(),
+            reference.registry(),
+            reference.repository()
+        );
+        let what = format!("blob {digest} of {repository}");
+        let max = max.min(self.options.max_bytes);
+        self.bounded(&what, async {
+            let auth = self.auth(&reference, RegistryOperation::Pull).await?;
+            self.client
+                .store_auth_if_needed(reference.resolve_registry(), &auth)
+                .await;
+            let mut stream = self
+                .client
+                .pull_blob_stream(&reference, digest)
+                .await
+                .map_err(|e| Error::from_client(e, &url, &what))?;
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                // oci-client's digest check ends a bad stream with an error;
+                // the comparison below names both digests.
+                let Ok(bytes) = chunk else { break };
+                if (out.len() + bytes.len()) as u64 > max {
+                    return Err(Error::TooLarge {
+                        what: what.clone(),
+                        limit: max,
+                    });
+                }
+                out.extend_from_slice(&bytes);
+            }
+            let actual = format!("sha256:{}", hex::encode(Sha256::digest(&out)));
+            if actual != digest {
+                return Err(Error::DigestMismatch {
+                    what: what.clone(),
+                    expected: digest.to_string(),
+                    actual,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Digests of the manifests referring to `digest` in `repository`
+    /// (OCI 1.1), of `artifact_type` only when given: from the referrers
+    /// API, or from the `sha256-<hex>` tag-schema index where the registry
+    /// has no such API (Distribution 2.8); none when neither exists.
+    pub async fn referrers(
+        &self,
+        repository: &str,
+        digest: &str,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<String>> {
+        check_digest(digest)?;
+        let reference = parse_reference(&format!("{repository}@{digest}"))?;
+        let url = format!(
+            "{}://{}/v2/{}/referrers/{digest}",
+            self.scheme(),
+            reference.registry(),
+            reference.repository()
+        );
+        let what = format!("referrers of {repository}@{digest}");
+        self.bounded(&what, async {
+            let auth = self.auth(&reference, RegistryOperation::Pull).await?;
+            self.client
+                .store_auth_if_needed(reference.resolve_registry(), &auth)
+                .await;
+            let index = self
+                .client
+                .pull_referrers(&reference, artifact_type)
+                .await
+                .map_err(|e| Error::from_client(e, &url, &what))?;
+            Ok(index
+                .manifests
+                .into_iter()
+                .filter(|m| artifact_type.is_none_or(|t| m.artifact_type.as_deref() == Some(t)))
+                .map(|m| m.digest)
+                .collect())
+        })
+        .await
+    }
+
     /// Packs `dir` and pushes it to `reference` (`host/repo:tag`) as a Flux
     /// artifact annotated with `metadata`.
     pub async fn push_artifact(
