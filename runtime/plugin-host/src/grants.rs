@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Endpoints, secrets and transfer caps for one call.
@@ -20,6 +21,8 @@ pub struct Grants {
     pub oci: Vec<OciGrant>,
     /// Secrets by name, already resolved by the host.
     pub secrets: BTreeMap<String, Secret>,
+    /// What the `cosign` capability may verify; nothing when `None`.
+    pub cosign: Option<CosignGrant>,
     pub transfer: TransferLimits,
 }
 
@@ -87,6 +90,24 @@ impl OciGrant {
             || repository
                 .strip_prefix(granted)
                 .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+/// Signature checks for images in `repositories` (the pipeline grants a
+/// policy those of the images in the rendered manifests, a source its own
+/// repository), against `trusted_root` for keyless signatures, with
+/// results kept in `cache` across calls.
+#[derive(Debug, Clone, Default)]
+pub struct CosignGrant {
+    pub repositories: Vec<OciGrant>,
+    pub trusted_root: Option<Arc<sluice_cosign::TrustedRoot>>,
+    pub cache: Arc<sluice_cosign::Cache>,
+}
+
+impl CosignGrant {
+    /// The grant covering `repository` (`host[:port]/path`), if any.
+    pub fn repository(&self, repository: &str) -> Option<&OciGrant> {
+        self.repositories.iter().find(|g| g.covers(repository))
     }
 }
 

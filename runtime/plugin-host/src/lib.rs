@@ -19,8 +19,10 @@ mod state;
 
 pub use engine::{HostConfig, PluginHost, PoolConfig};
 pub use error::{ConfigError, Error, Result};
-pub use grants::{Grants, OciGrant, Secret, TransferLimits, UrlPrefix};
+pub use grants::{CosignGrant, Grants, OciGrant, Secret, TransferLimits, UrlPrefix};
 pub use limits::Limits;
 pub use plugin::{
     Evaluation, FetchOutcome, FetchRequest, FetchResult, Plugin, RenderRequest, RenderResult,
 };
+/// The cosign verifier behind the `cosign` capability, for building grants.
+pub use sluice_cosign as cosign;

@@ -2,6 +2,7 @@
 //! unless a module below grants it; the log is the only capability every
 //! plugin has.
 
+mod cosign;
 mod git;
 mod http;
 mod log;

@@ -40,27 +40,8 @@ impl PluginState {
                 self.plugin
             )));
         };
-        let credentials = match auth_secret {
-            None => Credentials::Anonymous,
-            Some(name) => {
-                let Some(secret) = self.grants.secret(name) else {
-                    tracing::warn!(plugin = %self.plugin, secret = %name, "denied a secret the plugin was not granted");
-                    return Err(CapabilityError::Denied(format!(
-                        "secret '{name}' is not granted to plugin '{}'; reference it from the Source's spec.secretRef",
-                        self.plugin
-                    )));
-                };
-                let json = secret.get(DOCKER_CONFIG_KEY).ok_or_else(|| {
-                    CapabilityError::Failed(format!(
-                        "secret '{name}' has no {DOCKER_CONFIG_KEY} entry; make it a kubernetes.io/dockerconfigjson Secret"
-                    ))
-                })?;
-                let host = repository.split('/').next().unwrap_or_default();
-                Credentials::from_docker_config(json, host).map_err(|e| {
-                    CapabilityError::Failed(format!("secret '{name}' {DOCKER_CONFIG_KEY}: {e}"))
-                })?
-            }
-        };
+        let host = repository.split('/').next().unwrap_or_default();
+        let credentials = self.registry_credentials(auth_secret, host)?;
         let registry = Registry::new(Options {
             credentials,
             insecure,
@@ -68,6 +49,33 @@ impl PluginState {
             timeout: self.grants.transfer.timeout,
         });
         Ok((registry, repository))
+    }
+
+    /// Credentials for `host` from the granted secret `auth_secret` names
+    /// (its `.dockerconfigjson`); anonymous without one.
+    pub(crate) fn registry_credentials(
+        &self,
+        auth_secret: Option<&str>,
+        host: &str,
+    ) -> Result<Credentials, CapabilityError> {
+        let Some(name) = auth_secret else {
+            return Ok(Credentials::Anonymous);
+        };
+        let Some(secret) = self.grants.secret(name) else {
+            tracing::warn!(plugin = %self.plugin, secret = %name, "denied a secret the plugin was not granted");
+            return Err(CapabilityError::Denied(format!(
+                "secret '{name}' is not granted to plugin '{}'; reference it from the Source's spec.secretRef",
+                self.plugin
+            )));
+        };
+        let json = secret.get(DOCKER_CONFIG_KEY).ok_or_else(|| {
+            CapabilityError::Failed(format!(
+                "secret '{name}' has no {DOCKER_CONFIG_KEY} entry; make it a kubernetes.io/dockerconfigjson Secret"
+            ))
+        })?;
+        Credentials::from_docker_config(json, host).map_err(|e| {
+            CapabilityError::Failed(format!("secret '{name}' {DOCKER_CONFIG_KEY}: {e}"))
+        })
     }
 
     fn oci_artifact_dir(&self) -> Result<PathBuf, CapabilityError> {

@@ -2,9 +2,7 @@
 //! denial that names the capability; each interface gets its own module when
 //! its grant arrives.
 
-use crate::bindings::host::sluice::plugin::{
-    capability_types::CapabilityError, cosign, kube, metrics,
-};
+use crate::bindings::host::sluice::plugin::{capability_types::CapabilityError, kube, metrics};
 use crate::state::PluginState;
 
 impl PluginState {
@@ -14,15 +12,6 @@ impl PluginState {
             "capability '{capability}' is not granted to plugin '{}'",
             self.plugin
         )))
-    }
-}
-
-impl cosign::Host for PluginState {
-    async fn verify(
-        &mut self,
-        _: cosign::VerifyRequest,
-    ) -> Result<cosign::Verified, CapabilityError> {
-        self.denied("cosign")
     }
 }
 
