@@ -245,4 +245,36 @@ async fn main() {
             yaml_bytes as f64 / p50.as_secs_f64() / 1e6
         );
     }
+
+    println!("\n## schema policy: objects validated per second through the component");
+    let schema = h
+        .load(
+            "schema",
+            sluice_builtins::get("schema").unwrap().wasm,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    for count in [0usize, 1, 1_000, 5_000] {
+        let manifests: Vec<_> = (0..count)
+            .map(|i| sluice_tests::deployment(&format!("web-{i}"), "nginx:1.27"))
+            .collect();
+        let mut samples = Vec::new();
+        for _ in 0..5 {
+            let t = Instant::now();
+            let out = schema
+                .evaluate("file://bench", "sha256:0", &manifests, &json!({}))
+                .await
+                .unwrap();
+            samples.push(t.elapsed());
+            assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        }
+        let (p50, _) = percentiles(samples);
+        println!(
+            "schema {count:>5} Deployments: {:>8.1} ms per call   {:>8.0} objects/s (schema load and compile included)",
+            p50.as_secs_f64() * 1e3,
+            count as f64 / p50.as_secs_f64()
+        );
+    }
 }
