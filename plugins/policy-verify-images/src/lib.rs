@@ -181,8 +181,13 @@ pub fn evaluate(
 /// The message of a failed check, with what to do about it.
 fn failure(what: &str, rule: &Rule, f: &Failure) -> String {
     let advice = match f.error {
-        verify::CallError::NotFound(_) | verify::CallError::Failed(_) => {
-            "; sign the image with one of the rule's authorities (cosign sign) and push the signature, or exclude the image from the rule"
+        verify::CallError::NotFound(_) => {
+            "; sign it with one of the rule's authorities, or exclude it from the rule"
+        }
+        // Invalid signatures and unreachable registries alike: the host's
+        // text says which and what to do about a registry.
+        verify::CallError::Failed(_) => {
+            "; a valid signature by one of the rule's authorities is needed"
         }
         verify::CallError::Denied(_) => {
             "; grant the policy the cosign capability for the image's registry"

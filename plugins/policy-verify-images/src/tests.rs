@@ -173,13 +173,13 @@ fn signed_images_pass_and_unsigned_ones_are_denied_where_they_are() {
                 Level::Error,
                 Some(0),
                 Some("spec.containers[2].image"),
-                "signature-rejected"
+                "verification-failed"
             ),
             (
                 Level::Error,
                 Some(0),
                 Some("spec.containers[3].image"),
-                "signature-rejected"
+                "verification-failed"
             ),
             (
                 Level::Error,
@@ -198,7 +198,7 @@ fn signed_images_pass_and_unsigned_ones_are_denied_where_they_are() {
     );
     let m = &out.findings[2].message;
     assert!(
-        m.starts_with("container 'c2' image 'reg.example/other-key:v1' is not verified by rule 'rules[0]': rules[0].authorities[0].key: no signature is by an accepted authority; sign the image"),
+        m.starts_with("container 'c2' image 'reg.example/other-key:v1' is not verified by rule 'rules[0]': rules[0].authorities[0].key: no signature is by an accepted authority; a valid signature by one of the rule's authorities is needed"),
         "{m}"
     );
     assert!(out.findings[3].message.contains("connection refused"));
@@ -231,8 +231,8 @@ fn keyless_identities_exact_and_by_pattern() {
     for (config, code) in [
         (exact, "verified"),
         (pattern, "verified"),
-        (wrong, "signature-rejected"),
-        (wrong_issuer, "signature-rejected"),
+        (wrong, "verification-failed"),
+        (wrong_issuer, "verification-failed"),
     ] {
         let out = evaluate(&config, &objects, &mut reg).unwrap();
         assert_eq!(out.findings[0].code, code, "{config}: {:?}", out.findings);
@@ -395,7 +395,7 @@ fn optional_rules_warn_and_annotations_reach_the_host() {
     )
     .unwrap();
     assert_eq!(out.findings[0].level, Level::Warning);
-    assert_eq!(out.findings[0].code, "signature-rejected");
+    assert_eq!(out.findings[0].code, "verification-failed");
     assert_eq!(
         reg.requests[0].annotations,
         [("env".to_owned(), "prod".to_owned())]
@@ -495,7 +495,7 @@ fn kyverno_policies_with_their_defaults() {
                     Level::Error,
                     Some(1),
                     Some("spec.containers[0].image"),
-                    "signature-rejected"
+                    "verification-failed"
                 ),
             ],
             "a Pod rule covers Deployments; kube-system is excluded"
@@ -594,7 +594,7 @@ fn kyverno_counts_keys_and_nested_attestors() {
     // Concatenated keys without count: every key must have signed.
     assert_eq!(
         run(&mut reg, kyverno_keys(&keys)),
-        ["signature-rejected", "verified"]
+        ["verification-failed", "verified"]
     );
     let mut any = kyverno_keys(&keys);
     any["attestors"][0]["count"] = json!(1);
@@ -606,7 +606,7 @@ fn kyverno_counts_keys_and_nested_attestors() {
             {"attestor": {"entries": [{"keys": {"publicKeys": KEY_A}}, {"keys": {"publicKeys": KEY_B}}]}},
         ]}],
     });
-    assert_eq!(run(&mut reg, nested), ["signature-rejected", "verified"]);
+    assert_eq!(run(&mut reg, nested), ["verification-failed", "verified"]);
 }
 
 #[test]

@@ -61,7 +61,7 @@ impl CallError {
     pub fn code(&self) -> &'static str {
         match self {
             CallError::NotFound(_) => "signature-missing",
-            CallError::Failed(_) => "signature-rejected",
+            CallError::Failed(_) => "verification-failed",
             CallError::Denied(_) => "not-granted",
             CallError::LimitExceeded(_) => "limit-exceeded",
         }
