@@ -9,14 +9,19 @@
 //! revision is `<tag>@sha256:<manifest digest>`, or `sha256:<digest>` for a
 //! digest ref, exactly as Flux writes it, and an equal `last-revision`
 //! answers `unchanged` before any layer is downloaded.
+//!
+//! With `verify` (set by the host from the Source's `spec.verify`), the
+//! artifact's digest must carry a valid cosign signature by one of the
+//! authorities (the `cosign` capability) before it is used, polls
+//! included: a failed check fails the fetch, so the last good artifact stays.
 
 use serde::Deserialize;
 
 wit_bindgen::generate!({ path: "../../wit", world: "source" });
 
 use sluice::plugin::capability_types::CapabilityError;
-use sluice::plugin::oci;
 use sluice::plugin::types::{PluginKind, Severity};
+use sluice::plugin::{cosign, oci};
 
 const SCHEMA: &str = r#"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -43,6 +48,31 @@ const SCHEMA: &str = r#"{
         "mediaType": { "type": "string", "minLength": 1 },
         "operation": { "enum": ["extract", "copy"], "description": "extract the tarball (default) or store the layer as it is" }
       }
+    },
+    "verify": {
+      "description": "Set by the host from the Source's spec.verify: who must have signed the artifact (cosign)",
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["authorities"],
+      "properties": {
+        "authorities": {
+          "type": "array",
+          "minItems": 1,
+          "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "publicKey": { "type": "string", "minLength": 1 },
+              "keyless": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["issuer", "subject"],
+                "properties": { "issuer": { "type": "string" }, "subject": { "type": "string" } }
+              }
+            }
+          }
+        }
+      }
     }
   }
 }"#;
@@ -56,6 +86,28 @@ struct Config {
     reference: Ref,
     #[serde(default, rename = "layerSelector")]
     layer_selector: LayerSelector,
+    verify: Option<Verify>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Verify {
+    authorities: Vec<Authority>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Authority {
+    #[serde(rename = "publicKey")]
+    public_key: Option<String>,
+    keyless: Option<Keyless>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Keyless {
+    issuer: String,
+    subject: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -161,6 +213,33 @@ impl Guest for Oci {
             Some(tag) => format!("{tag}@{}", manifest.digest),
             None => manifest.digest.clone(),
         };
+        if let Some(verify) = &config.verify {
+            let image = format!("{repository}@{}", manifest.digest);
+            let signed = cosign::verify(&cosign::VerifyRequest {
+                image,
+                authorities: verify
+                    .authorities
+                    .iter()
+                    .flat_map(|a| {
+                        let key = a.public_key.clone().map(cosign::Authority::PublicKey);
+                        let keyless = a.keyless.as_ref().map(|k| {
+                            cosign::Authority::Keyless(cosign::Identity {
+                                issuer: k.issuer.clone(),
+                                subject: k.subject.clone(),
+                            })
+                        });
+                        key.into_iter().chain(keyless)
+                    })
+                    .collect(),
+                annotations: Vec::new(),
+                auth_secret: secret.map(str::to_string),
+            })
+            .map_err(|e| unverified(&shown, e))?;
+            sluice::plugin::log::log(
+                sluice::plugin::log::Level::Debug,
+                &format!("{shown}: signed by {}", signed.identity),
+            );
+        }
         if request.last_revision.as_deref() == Some(revision.as_str()) {
             return Ok(FetchResult {
                 outcome: FetchOutcome::Unchanged,
@@ -373,6 +452,26 @@ fn transport(subject: &str, action: &str, e: CapabilityError) -> Vec<Diagnostic>
         field_path: None,
         location: None,
         code: Some(format!("oci-{code}")),
+    }]
+}
+
+/// A signature check that did not pass: the artifact is not used.
+fn unverified(subject: &str, e: CapabilityError) -> Vec<Diagnostic> {
+    let (code, message) = match e {
+        CapabilityError::Denied(m) => ("denied", m),
+        CapabilityError::NotFound(m) => ("unsigned", m),
+        CapabilityError::Failed(m) => ("rejected", m),
+        CapabilityError::LimitExceeded(m) => ("limit-exceeded", m),
+    };
+    vec![Diagnostic {
+        severity: Severity::Error,
+        message: format!(
+            "{subject} is not used: spec.verify requires a valid cosign signature: {message}"
+        ),
+        resource: None,
+        field_path: None,
+        location: None,
+        code: Some(format!("oci-verify-{code}")),
     }]
 }
 

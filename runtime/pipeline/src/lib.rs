@@ -5,6 +5,7 @@
 //! which plugin, and what to do.
 
 mod catalog;
+mod cosign;
 mod error;
 mod namespace;
 mod run;

@@ -5,6 +5,7 @@ use crate::error::{At, Error, Result};
 use crate::namespace;
 use serde_json::json;
 use sluice_artifacts::ArtifactStore;
+use sluice_plugin_host::cosign::Cache as CosignCache;
 use sluice_plugin_host::{
     FetchOutcome, FetchRequest, Grants, Plugin, PluginHost, RenderRequest, Secret,
 };
@@ -16,6 +17,9 @@ use sluice_types::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The `cosign` capability's import name, any version.
+const COSIGN: &str = "sluice:plugin/cosign";
 
 /// How far to take a release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,8 @@ pub enum Mode {
 pub struct Pipeline {
     catalog: Catalog,
     store: ArtifactStore,
+    /// Signature checks by digest, shared by every policy and source call.
+    cosign_cache: Arc<CosignCache>,
     /// Holds a throwaway store when no store was given.
     _scratch: Option<tempfile::TempDir>,
 }
@@ -57,6 +63,7 @@ impl Pipeline {
         Pipeline {
             catalog: Catalog::new(host, objects),
             store,
+            cosign_cache: Arc::default(),
             _scratch: Some(scratch),
         }
     }
@@ -67,8 +74,16 @@ impl Pipeline {
         Pipeline {
             catalog: Catalog::new(host, objects),
             store,
+            cosign_cache: Arc::default(),
             _scratch: None,
         }
+    }
+
+    /// Keeps signature checks in `cache` (its TTL and size) rather than a
+    /// cache of this pipeline's own (10 minutes).
+    pub fn with_cosign_cache(mut self, cache: Arc<CosignCache>) -> Pipeline {
+        self.cosign_cache = cache;
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -157,12 +172,37 @@ impl Pipeline {
                         PluginKind::Policy,
                     )
                     .await?;
+                // Only plugins importing `cosign` get it: the images of
+                // these manifests, and the trusted root the entry names.
+                let grants = if plugin.imports().iter().any(|i| i.starts_with(COSIGN)) {
+                    let trusted = match &policy.trusted_root_ref {
+                        Some(r) => Some(crate::cosign::trusted_root(
+                            self.catalog.objects(),
+                            ns,
+                            r,
+                            &at,
+                            "spec.policies.trustedRootRef",
+                        )?),
+                        None => None,
+                    };
+                    Arc::new(Grants {
+                        cosign: Some(crate::cosign::policy_grant(
+                            &manifests,
+                            trusted,
+                            &self.cosign_cache,
+                        )),
+                        ..Grants::default()
+                    })
+                } else {
+                    Arc::default()
+                };
                 let eval = plugin
-                    .evaluate(
+                    .evaluate_with_grants(
                         &artifact.url,
                         &artifact.revision,
                         &manifests,
                         &policy.config,
+                        &grants,
                     )
                     .await
                     .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
@@ -410,7 +450,17 @@ impl Pipeline {
             unreachable!()
         };
         let at = at(source);
-        let plan = crate::source::plan(source, spec, self.catalog.objects(), &at)?;
+        let plan = crate::source::plan(
+            source,
+            spec,
+            self.catalog.objects(),
+            &at,
+            &self.cosign_cache,
+        )?;
+        let mut config = spec.config.clone();
+        if let (Some(verify), Some(map)) = (&plan.verify, config.as_object_mut()) {
+            map.insert("verify".into(), verify.clone());
+        }
         let plugin = self
             .plugin(
                 &at,
@@ -441,7 +491,7 @@ impl Pipeline {
                     staging.path(),
                     FetchRequest {
                         url: plan.url.clone(),
-                        config: spec.config.clone(),
+                        config: config.clone(),
                         last_revision: last_revision.clone(),
                         secret: plan.secret.clone(),
                         insecure: plan.insecure,

@@ -3,7 +3,8 @@
 //! and how long it may take.
 
 use crate::error::{At, Error, Result};
-use sluice_plugin_host::{Grants, OciGrant, Secret, TransferLimits, UrlPrefix};
+use sluice_plugin_host::cosign::Cache;
+use sluice_plugin_host::{CosignGrant, Grants, OciGrant, Secret, TransferLimits, UrlPrefix};
 use sluice_types::{Loaded, Objects, SourceSpec};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,10 +26,19 @@ pub(crate) struct Plan {
     pub insecure: bool,
     pub timeout: Duration,
     pub grants: Arc<Grants>,
+    /// The `verify` entry for the plugin's config (`spec.verify`).
+    pub verify: Option<serde_json::Value>,
 }
 
-/// Works out the plan for `source`, resolving its secret from `objects`.
-pub(crate) fn plan(source: &Loaded, spec: &SourceSpec, objects: &Objects, at: &At) -> Result<Plan> {
+/// Works out the plan for `source`, resolving its secret from `objects`;
+/// signature checks (`spec.verify`) keep their results in `cosign_cache`.
+pub(crate) fn plan(
+    source: &Loaded,
+    spec: &SourceSpec,
+    objects: &Objects,
+    at: &At,
+    cosign_cache: &Arc<Cache>,
+) -> Result<Plan> {
     let reference = |field: &'static str, message: String| Error::Reference {
         at: at.clone(),
         field,
@@ -148,6 +158,26 @@ pub(crate) fn plan(source: &Loaded, spec: &SourceSpec, objects: &Objects, at: &A
         None => None,
     };
 
+    let verify = match &spec.verify {
+        None => None,
+        Some(_) if scheme != "oci" => {
+            return Err(reference(
+                "spec.verify",
+                "signatures are verified for oci:// sources only".into(),
+            ));
+        }
+        Some(v) => {
+            let (config, trusted_root) =
+                crate::cosign::source_verify(v, objects, source.namespace(), at)?;
+            grants.cosign = Some(CosignGrant {
+                repositories: grants.oci.clone(),
+                trusted_root,
+                cache: cosign_cache.clone(),
+            });
+            Some(config)
+        }
+    };
+
     Ok(Plan {
         plugin,
         url,
@@ -156,6 +186,7 @@ pub(crate) fn plan(source: &Loaded, spec: &SourceSpec, objects: &Objects, at: &A
         insecure: spec.insecure,
         timeout,
         grants: Arc::new(grants),
+        verify,
     })
 }
 

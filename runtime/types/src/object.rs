@@ -53,6 +53,41 @@ pub struct SourceSpec {
     /// Time limit for one fetch, transfers included (default 60s, as Flux).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
+    /// A valid cosign signature is required on the artifact before it is
+    /// used, as Flux's OCIRepository `spec.verify` (`oci://` sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// Flux's `spec.verify`: who may have signed an OCI artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verify {
+    /// `cosign`, the only provider.
+    pub provider: String,
+    /// A Secret whose `*.pub` entries are PEM public keys (`cosign.pub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+    /// Keyless signers, each issuer and subject a regular expression
+    /// matched against the whole value.
+    #[serde(
+        default,
+        rename = "matchOIDCIdentity",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub match_oidc_identity: Vec<OidcIdentity>,
+    /// A ConfigMap with Sigstore's `trusted_root.json` (Fulcio CA, Rekor
+    /// key), needed for keyless signatures: nothing public is consulted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_ref: Option<LocalObjectRef>,
+}
+
+/// A keyless signer: certificate issuer and subject, as regexps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OidcIdentity {
+    pub issuer: String,
+    pub subject: String,
 }
 
 /// Reference to an object by name in the referring object's namespace.
@@ -103,6 +138,10 @@ pub struct PolicyRef {
     pub config: serde_json::Value,
     #[serde(default)]
     pub failure_action: FailureAction,
+    /// A ConfigMap with Sigstore's `trusted_root.json`, for policies that
+    /// verify keyless image signatures (the `cosign` capability).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root_ref: Option<LocalObjectRef>,
 }
 
 impl PolicyRef {
