@@ -25,7 +25,7 @@ pub struct Options {
 
 /// A client for the kubeconfig users expect: `--kubeconfig`, else
 /// `$KUBECONFIG`, else `~/.kube/config`; `--context` or the current one.
-async fn client(cluster: &Cluster) -> Result<kube::Client> {
+pub(crate) async fn client(cluster: &Cluster) -> Result<kube::Client> {
     let options = kube::config::KubeConfigOptions {
         context: cluster.context.clone(),
         ..Default::default()

@@ -91,6 +91,41 @@ pub enum Command {
     /// Encrypt and decrypt SOPS files with age keys, as the sops tool does
     #[command(subcommand)]
     Sops(crate::sops::SopsCommand),
+    /// Print the CustomResourceDefinitions of Source, Release, PolicySet and Plugin
+    Crds {
+        /// Write one file per CRD (<plural>.yaml) into DIR instead of printing
+        #[arg(long, value_name = "DIR")]
+        output_dir: Option<PathBuf>,
+    },
+    /// Install Sluice in a cluster: CRDs, namespace, RBAC, controller Deployment
+    Install {
+        /// Print the manifests instead of applying them (pipe to `kubectl apply --server-side -f -`)
+        #[arg(long, required = true)]
+        export: bool,
+    },
+    /// Run the in-cluster controller: reconcile Sources and Releases until SIGTERM
+    Controller(ControllerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub cluster: Cluster,
+    /// Releases (and Sources) reconciled at the same time
+    #[arg(long, default_value_t = 4)]
+    pub concurrent: u16,
+    /// Only this namespace [default: all namespaces]
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Interval of objects that set none
+    #[arg(long, default_value = "10m")]
+    pub default_interval: sluice_types::quantity::Duration,
+    /// How often a Release waiting for its dependencies looks again
+    #[arg(long, default_value = "30s")]
+    pub dependency_requeue: sluice_types::quantity::Duration,
+    /// Serve /healthz and /readyz here (e.g. 0.0.0.0:9440)
+    #[arg(long)]
+    pub health_address: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

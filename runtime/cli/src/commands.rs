@@ -14,6 +14,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Playground(options) => return crate::playground::run(options).await,
         Command::Push(push) => return crate::artifact::push(push).await,
         Command::Pull(pull) => return crate::artifact::pull(pull).await,
+        Command::Crds { output_dir } => return crate::controller::crds(output_dir.as_deref()),
+        Command::Install { .. } => {
+            print!("{}", sluice_controller::install_yaml());
+            return Ok(ExitCode::SUCCESS);
+        }
         _ => {}
     }
     if let Command::Sops(sops) = cli.command {
@@ -69,7 +74,13 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             let (pipeline, releases) = prepare(host, store, &selection)?;
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
-        Command::Playground(_) | Command::Push(_) | Command::Pull(_) | Command::Sops(_) => {
+        Command::Controller(args) => crate::controller::run(host, store, &args).await,
+        Command::Playground(_)
+        | Command::Push(_)
+        | Command::Pull(_)
+        | Command::Sops(_)
+        | Command::Crds { .. }
+        | Command::Install { .. } => {
             unreachable!("handled before the plugin host starts")
         }
     }

@@ -4,6 +4,7 @@ mod apply;
 mod args;
 mod artifact;
 mod commands;
+mod controller;
 mod output;
 mod playground;
 mod policy;

@@ -445,6 +445,14 @@ impl Pipeline {
         Ok(out)
     }
 
+    /// Fetches `source` (a `Source` object) into the store without
+    /// rendering anything; returns its URL and revision. The controller
+    /// polls sources with it, so releases find the artifact already stored.
+    pub async fn fetch_source(&self, source: &Loaded) -> Result<(String, String)> {
+        let artifact = self.fetch(source, &mut Vec::new()).await?;
+        Ok((artifact.url, artifact.revision))
+    }
+
     async fn fetch(&self, source: &Loaded, diagnostics: &mut Vec<Diagnostic>) -> Result<Artifact> {
         let Object::Source(_, spec) = &source.object else {
             unreachable!()

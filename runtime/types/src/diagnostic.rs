@@ -5,6 +5,7 @@ use std::fmt;
 
 /// Which stage a plugin fills (one WIT world each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PluginKind {
     Source,
@@ -162,6 +163,7 @@ impl fmt::Display for Diagnostic {
 
 /// A policy's answer for a whole set of manifests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Allow,

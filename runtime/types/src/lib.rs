@@ -1,9 +1,12 @@
 //! Sluice's objects and the data that flows between stages.
 //!
-//! The same schema drives offline files (`sluice build`, `sluice check`) and,
-//! later, the in-cluster CRDs, so nothing here depends on wasmtime or kube.
+//! The same schema drives offline files (`sluice build`, `sluice check`) and
+//! the in-cluster CRDs. Nothing here depends on wasmtime; kube and schemars
+//! come in only with the `crd` feature (the `crd` module).
 
 pub mod configmap;
+#[cfg(feature = "crd")]
+pub mod crd;
 pub mod diagnostic;
 pub mod load;
 pub mod locate;
@@ -11,6 +14,7 @@ pub mod object;
 pub mod quantity;
 pub mod report;
 pub mod secret;
+pub mod status;
 pub mod verdict;
 
 pub use configmap::ConfigMapData;
@@ -20,8 +24,9 @@ pub use diagnostic::{
 };
 pub use load::{LoadError, Loaded, Objects};
 pub use object::{
-    API_VERSION, FailureAction, Object, ObjectMeta, PluginLimits, PluginRef, PluginSpec, PolicyRef,
-    PolicySetSpec, PostBuild, ReleaseSpec, SourceSpec, SubstituteKind, SubstituteReference,
+    API_VERSION, FailureAction, HealthCheck, Object, ObjectMeta, PluginLimits, PluginRef,
+    PluginSpec, PolicyRef, PolicySetSpec, PostBuild, ReleaseSpec, SourceSpec, SubstituteKind,
+    SubstituteReference,
 };
 pub use report::{PolicyOutcome, ReleaseReport};
 pub use secret::SecretData;

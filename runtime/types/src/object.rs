@@ -26,7 +26,40 @@ pub struct ObjectMeta {
 
 /// Where a release comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource),
+    kube(
+        group = "sluice.dev",
+        version = "v1alpha1",
+        kind = "Source",
+        namespaced,
+        status = "crate::status::SourceStatus",
+        shortname = "src",
+        category = "sluice",
+        doc = "Where a release comes from: a Git repository, OCI artifact, bucket, archive or directory.",
+        printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
+        printcolumn(
+            name = "Ready",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        ),
+        printcolumn(
+            name = "Status",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].message"
+        ),
+        printcolumn(
+            name = "Age",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
+    )
+)]
+// One `printcolumn(...)` per column reads to clippy as a repeated attribute.
+#[allow(clippy::duplicated_attributes)]
 pub struct SourceSpec {
     /// `file://DIR` (relative to the file that declares it), `https://…`,
     /// `oci://…`, `s3://…`. Transports are limited to this URL.
@@ -36,6 +69,7 @@ pub struct SourceSpec {
     pub plugin: Option<String>,
     /// Plugin settings, checked against the plugin's config schema.
     #[serde(default = "empty_config")]
+    #[cfg_attr(feature = "crd", schemars(schema_with = "crate::crd::any_object"))]
     pub config: serde_json::Value,
     /// How often to look for a new revision (`1m`, `10m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +95,7 @@ pub struct SourceSpec {
 
 /// Flux's `spec.verify`: who may have signed an OCI artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Verify {
     /// `cosign`, the only provider.
@@ -84,6 +119,7 @@ pub struct Verify {
 
 /// A keyless signer: certificate issuer and subject, as regexps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OidcIdentity {
     pub issuer: String,
@@ -92,6 +128,7 @@ pub struct OidcIdentity {
 
 /// Reference to an object by name in the referring object's namespace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalObjectRef {
     pub name: String,
@@ -99,6 +136,7 @@ pub struct LocalObjectRef {
 
 /// Reference to a Sluice object by name (same namespace unless given).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ObjectRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,16 +148,19 @@ pub struct ObjectRef {
 
 /// A plugin and its settings, as used by a stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PluginRef {
     /// Built-in plugin name or the name of a `Plugin` object.
     pub plugin: String,
     #[serde(default = "empty_config")]
+    #[cfg_attr(feature = "crd", schemars(schema_with = "crate::crd::any_object"))]
     pub config: serde_json::Value,
 }
 
 /// What a denial does: stop the release, or only report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum FailureAction {
     #[default]
     Enforce,
@@ -128,6 +169,7 @@ pub enum FailureAction {
 
 /// One policy in a release or a policy set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicyRef {
     /// Shown in reports; defaults to the plugin name.
@@ -135,6 +177,7 @@ pub struct PolicyRef {
     pub name: Option<String>,
     pub plugin: String,
     #[serde(default = "empty_config")]
+    #[cfg_attr(feature = "crd", schemars(schema_with = "crate::crd::any_object"))]
     pub config: serde_json::Value,
     #[serde(default)]
     pub failure_action: FailureAction,
@@ -152,7 +195,45 @@ impl PolicyRef {
 
 /// What to render from which source, checked by which policies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource),
+    kube(
+        group = "sluice.dev",
+        version = "v1alpha1",
+        kind = "Release",
+        namespaced,
+        status = "crate::status::ReleaseStatus",
+        shortname = "rel",
+        category = "sluice",
+        doc = "What to render from which source, checked by which policies, applied where.",
+        printcolumn(
+            name = "Revision",
+            type_ = "string",
+            json_path = ".status.lastAppliedRevision"
+        ),
+        printcolumn(name = "Suspended", type_ = "boolean", json_path = ".spec.suspend"),
+        printcolumn(
+            name = "Ready",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        ),
+        printcolumn(
+            name = "Status",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].message"
+        ),
+        printcolumn(
+            name = "Age",
+            type_ = "date",
+            json_path = ".metadata.creationTimestamp"
+        ),
+    )
+)]
+// One `printcolumn(...)` per column reads to clippy as a repeated attribute.
+#[allow(clippy::duplicated_attributes)]
 pub struct ReleaseSpec {
     pub source_ref: ObjectRef,
     /// Directory inside the artifact; `./` by default.
@@ -178,22 +259,54 @@ pub struct ReleaseSpec {
     pub target_namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    /// How often to reconcile (in a cluster): fetch, render, check, apply,
+    /// correct drift. The controller's default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Duration>,
+    /// How soon to try again after a failure; `interval` when unset, as
+    /// Flux's. Repeated failures back off from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_interval: Option<Duration>,
+    /// Time limit for one apply and the wait for health after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     #[serde(default)]
     pub prune: bool,
+    /// Wait until every applied object is healthy before Ready=True.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait: bool,
+    /// Objects (applied by this release or not) that must be healthy
+    /// before Ready=True, as Flux's `healthChecks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<HealthCheck>,
+    /// Take over fields other field managers own (server-side apply force).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
     #[serde(default)]
     pub suspend: bool,
+    /// Releases that must be Ready before this one is applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ObjectRef>,
+}
+
+/// An object whose health a release waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthCheck {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    /// The release's namespace (or `targetNamespace`) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// Flux's `spec.postBuild`: `${var}` substitution after rendering, with
 /// values from `substitute` (which wins) and from `substituteFrom`, later
 /// entries overriding earlier ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PostBuild {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -208,6 +321,7 @@ pub struct PostBuild {
 
 /// A ConfigMap or Secret in the release's namespace to read variables from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubstituteReference {
     pub kind: SubstituteKind,
@@ -218,6 +332,7 @@ pub struct SubstituteReference {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 pub enum SubstituteKind {
     ConfigMap,
     Secret,
@@ -227,6 +342,7 @@ pub enum SubstituteKind {
 /// right after rendering with the age keys (`*.agekey` entries) of the
 /// Secret `secretRef` names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Decryption {
     pub provider: DecryptionProvider,
@@ -235,6 +351,7 @@ pub struct Decryption {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum DecryptionProvider {
     Sops,
@@ -242,13 +359,28 @@ pub enum DecryptionProvider {
 
 /// A named, reusable list of policies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource),
+    kube(
+        group = "sluice.dev",
+        version = "v1alpha1",
+        kind = "PolicySet",
+        namespaced,
+        shortname = "ps",
+        category = "sluice",
+        doc = "A named, reusable list of policies that releases refer to.",
+    )
+)]
 pub struct PolicySetSpec {
     pub policies: Vec<PolicyRef>,
 }
 
 /// Per-call limits for a plugin; unset fields take the host's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PluginLimits {
     /// Linear memory cap (`256Mi`).
@@ -264,7 +396,24 @@ pub struct PluginLimits {
 
 /// Where a plugin comes from and what it may do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(
+    feature = "crd",
+    derive(kube::CustomResource),
+    kube(
+        group = "sluice.dev",
+        version = "v1alpha1",
+        kind = "Plugin",
+        namespaced,
+        category = "sluice",
+        doc = "Where a plugin comes from and what it may do.",
+        printcolumn(name = "Kind", type_ = "string", json_path = ".spec.kind"),
+        printcolumn(name = "Digest", type_ = "string", json_path = ".spec.digest"),
+    )
+)]
+// One `printcolumn(...)` per column reads to clippy as a repeated attribute.
+#[allow(clippy::duplicated_attributes)]
 pub struct PluginSpec {
     /// The stage it fills; checked against the component's exports.
     pub kind: crate::PluginKind,

@@ -127,6 +127,35 @@ macro_rules! string_serde {
 string_serde!(ByteSize, "a size such as 256Mi");
 string_serde!(Duration, "a duration such as 5s");
 
+/// In a CRD schema: a byte count is a number or a quantity string.
+#[cfg(feature = "crd")]
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "x-kubernetes-int-or-string": true,
+            "description": "A size: bytes, or a quantity such as 512Ki, 256Mi, 1Gi, 64M."
+        })
+    }
+}
+
+/// In a CRD schema: a duration is a string such as `5m` or `1m30s`.
+#[cfg(feature = "crd")]
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$",
+            "description": "A duration such as 500ms, 30s, 5m, 1m30s or 2h."
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,67 @@
+//! `sluice controller` and `sluice crds`.
+
+use crate::args::ControllerArgs;
+use anyhow::{Context, Result};
+use sluice_pipeline::ArtifactStore;
+use sluice_plugin_host::PluginHost;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Prints the CRDs, or writes one file each into `dir`.
+pub fn crds(dir: Option<&Path>) -> Result<ExitCode> {
+    let Some(dir) = dir else {
+        print!("{}", sluice_controller::crds_yaml());
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (file, yaml) in sluice_controller::crd_documents() {
+        let path = dir.join(file);
+        std::fs::write(&path, yaml).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run(
+    host: PluginHost,
+    store: ArtifactStore,
+    args: &ControllerArgs,
+) -> Result<ExitCode> {
+    // In a pod: the service account; elsewhere: the kubeconfig as kubectl reads it.
+    let explicit = args.cluster.kubeconfig.is_some()
+        || args.cluster.context.is_some()
+        || std::env::var_os("KUBECONFIG").is_some();
+    let client = if explicit {
+        crate::apply::client(&args.cluster).await?
+    } else {
+        let config = kube::Config::infer().await.context(
+            "cannot find the cluster: not in a pod and no kubeconfig; pass --kubeconfig",
+        )?;
+        kube::Client::try_from(config).context("cannot create a Kubernetes client")?
+    };
+    let options = sluice_controller::Options {
+        concurrent: args.concurrent.max(1),
+        default_interval: args.default_interval.0,
+        dependency_requeue: args.dependency_requeue.0,
+        health_address: args.health_address,
+        namespace: args.namespace.clone(),
+        ..sluice_controller::Options::default()
+    };
+    sluice_controller::run(client, host, store, options, stop()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (the kubelet) or Ctrl-C.
+async fn stop() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `/healthz` (the process serves) and `/readyz` (both caches hold a full
+//! list, so reconciles see the cluster), for the kubelet's probes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+    fn get(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Binds `address` and answers probes until `stop` resolves.
+pub(crate) async fn serve(
+    address: SocketAddr,
+    ready: Readiness,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<JoinHandle<()>> {
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| Error::Probes {
+            address: address.to_string(),
+            source,
+        })?;
+    tracing::info!(address = %listener.local_addr().unwrap_or(address), "serving /healthz and /readyz");
+    Ok(tokio::spawn(async move {
+        tokio::pin!(stop);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut stop => return,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let ready = ready.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(answer(request.uri().path(), &ready))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }))
+}
+
+fn answer(path: &str, ready: &Readiness) -> Response<Full<Bytes>> {
+    let (code, text) = match path {
+        "/healthz" => (StatusCode::OK, "ok"),
+        "/readyz" if ready.get() => (StatusCode::OK, "ok"),
+        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet"),
+        _ => (StatusCode::NOT_FOUND, "not found; try /healthz or /readyz"),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    *response.status_mut() = code;
+    response
+}

@@ -1,0 +1,364 @@
+//! Reconciling a Release: dependencies, pipeline, policy gate, apply,
+//! health, status.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use sluice_apply::{Applier, ApplyOptions};
+use sluice_pipeline::{Mode, Pipeline};
+use sluice_types::crd::{CLUSTER_FILE, REQUESTED_AT, Release, loaded};
+use sluice_types::status::{
+    Inventory, InventoryEntry, MAX_FINDINGS, PolicyStatus, ReleaseStatus, condition,
+    find_condition, reason,
+};
+use sluice_types::{ReleaseReport, ResourceRef};
+
+use crate::schedule::Seen;
+use crate::{Context, Error, gather, status};
+
+/// How long an apply and its wait may take when `spec.timeout` is unset.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Why a run did not end with the revision applied and healthy.
+struct Failure {
+    reason: &'static str,
+    message: String,
+    /// Retrying cannot help: Stalled=True, no requeue until the spec changes.
+    stalled: bool,
+}
+
+impl Failure {
+    fn new(reason: &'static str, message: String) -> Failure {
+        Failure {
+            reason,
+            message,
+            stalled: false,
+        }
+    }
+}
+
+/// A pipeline error's message without its location (`cluster:0: `): the
+/// status it lands in is on the object itself.
+pub(crate) fn unlocated(message: &str) -> String {
+    let prefix = format!("{CLUSTER_FILE}:0: ");
+    message.strip_prefix(&prefix).unwrap_or(message).to_owned()
+}
+
+pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = release.namespace().unwrap_or_default();
+    let name = release.name_any();
+    let key = format!("Release/{ns}/{name}");
+    let api: Api<Release> = Api::namespaced(ctx.client.clone(), &ns);
+    if release.spec.suspend {
+        ctx.memo.forget(&key);
+        return Ok(Action::await_change());
+    }
+    let spec = &release.spec;
+    let generation = release.metadata.generation;
+    let requested_at = release.annotations().get(REQUESTED_AT).cloned();
+    let interval = spec.interval.map_or(ctx.options.default_interval, |d| d.0);
+    let retry = spec.retry_interval.map_or(interval, |d| d.0);
+    let mut next = release.status.clone().unwrap_or_default();
+    next.observed_generation = generation;
+    next.last_handled_reconcile_at = requested_at.clone().or(next.last_handled_reconcile_at);
+
+    // Dependencies first: cheap, from the cache, never memoised (their
+    // turning Ready wakes this release through the watch in `run`).
+    if let Some(waiting) = dependency_not_ready(&ctx, &release) {
+        ctx.memo.forget(&key);
+        status::not_ready(
+            &mut next.conditions,
+            reason::DEPENDENCY_NOT_READY,
+            &waiting,
+            generation,
+            false,
+        );
+        write_status(&api, &release, &ctx, &next).await?;
+        return Ok(Action::requeue(ctx.options.dependency_requeue));
+    }
+
+    let source_ns = spec
+        .source_ref
+        .namespace
+        .clone()
+        .unwrap_or_else(|| ns.clone());
+    let source = ctx.sources.find(|s| {
+        s.name_any() == spec.source_ref.name && s.namespace().as_deref() == Some(source_ns.as_str())
+    });
+    let seen = Seen {
+        generation,
+        requested_at,
+        source_revision: source
+            .as_ref()
+            .and_then(|s| s.status.as_ref())
+            .and_then(|s| s.artifact.as_ref())
+            .map(|a| a.revision.clone()),
+    };
+    if let Some(left) = ctx.memo.wait(&key, &seen) {
+        return Ok(Action::requeue(left));
+    }
+    if next.observed_generation != release.status.as_ref().and_then(|s| s.observed_generation) {
+        status::progressing(
+            &mut next.conditions,
+            &format!("reconciling generation {}", generation.unwrap_or_default()),
+            generation,
+        );
+        write_status(&api, &release, &ctx, &next).await?;
+    }
+
+    let outcome = run(&ctx, &release, source.as_deref(), &mut next).await;
+    let action = match outcome {
+        Ok(revision) => {
+            let message = format!("Applied revision: {revision}");
+            status::ready(
+                &mut next.conditions,
+                reason::SUCCEEDED,
+                &message,
+                generation,
+            );
+            tracing::info!(release = %key, %revision, "applied");
+            Action::requeue(ctx.memo.succeeded(&key, seen, interval))
+        }
+        Err(failure) => {
+            tracing::warn!(release = %key, reason = failure.reason, "{}", failure.message);
+            status::not_ready(
+                &mut next.conditions,
+                failure.reason,
+                &failure.message,
+                generation,
+                failure.stalled,
+            );
+            if failure.stalled {
+                ctx.memo.forget(&key);
+                Action::await_change()
+            } else {
+                Action::requeue(ctx.memo.failed(&key, seen, retry, interval))
+            }
+        }
+    };
+    write_status(&api, &release, &ctx, &next).await?;
+    Ok(action)
+}
+
+/// `None` when every `dependsOn` Release is Ready for its own generation;
+/// otherwise why not, in Flux's words.
+fn dependency_not_ready(ctx: &Context, release: &Release) -> Option<String> {
+    let own = release.namespace().unwrap_or_default();
+    for dep in &release.spec.depends_on {
+        let ns = dep.namespace.clone().unwrap_or_else(|| own.clone());
+        let found = ctx
+            .releases
+            .find(|r| r.name_any() == dep.name && r.namespace().as_deref() == Some(ns.as_str()));
+        let ready = found.as_ref().is_some_and(|r| {
+            r.status.as_ref().is_some_and(|s| {
+                s.observed_generation == r.metadata.generation
+                    && find_condition(&s.conditions, condition::READY).is_some_and(|c| c.is_true())
+            })
+        });
+        if !ready {
+            return Some(match found {
+                None => format!("dependency '{ns}/{}' not found", dep.name),
+                Some(_) => format!("dependency '{ns}/{}' is not ready", dep.name),
+            });
+        }
+    }
+    None
+}
+
+/// Source → render → policies → apply → health. Fills in the revisions,
+/// verdicts and inventory of `next`; returns the applied revision.
+async fn run(
+    ctx: &Context,
+    release: &Release,
+    source: Option<&sluice_types::crd::Source>,
+    next: &mut ReleaseStatus,
+) -> Result<String, Failure> {
+    let ns = release.namespace().unwrap_or_default();
+    let name = release.name_any();
+    if let Some(source) = source
+        && !source
+            .status
+            .as_ref()
+            .and_then(|s| find_condition(&s.conditions, condition::READY))
+            .is_some_and(|c| c.is_true())
+        && source
+            .status
+            .as_ref()
+            .and_then(|s| s.artifact.as_ref())
+            .is_none()
+    {
+        return Err(Failure::new(
+            reason::SOURCE_NOT_READY,
+            format!(
+                "source '{}' has no artifact yet",
+                release.spec.source_ref.name
+            ),
+        ));
+    }
+    let objects = gather::objects(ctx, release, source)
+        .await
+        .map_err(|m| Failure::new(reason::FAILED, m))?;
+    let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone());
+    let report = pipeline
+        .run(&loaded(release.to_object()), Mode::Check)
+        .await
+        .map_err(|e| {
+            let stalled = matches!(e, sluice_pipeline::Error::Reference { .. });
+            let why = match &e {
+                _ if stalled => reason::INVALID_SPEC,
+                sluice_pipeline::Error::Io { .. } => reason::ARTIFACT_FAILED,
+                sluice_pipeline::Error::Plugin { at, .. } if at.object.starts_with("Source") => {
+                    reason::ARTIFACT_FAILED
+                }
+                _ => reason::BUILD_FAILED,
+            };
+            Failure {
+                reason: why,
+                message: unlocated(&e.to_string()),
+                stalled,
+            }
+        })?;
+    next.last_attempted_revision = Some(report.revision.clone());
+    next.policies = verdicts(&report);
+    if report.blocked() {
+        return Err(Failure::new(reason::POLICY_DENIED, denial(&report)));
+    }
+
+    let spec = &release.spec;
+    let options = ApplyOptions {
+        field_manager: ctx.options.field_manager.clone(),
+        prune: spec.prune,
+        force: spec.force,
+        ..ApplyOptions::default()
+    };
+    let mut applier = Applier::new(ctx.client.clone(), &name, &ns, options);
+    let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
+    let applied = tokio::time::timeout(timeout, applier.apply(&report.manifests))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                reason::APPLY_FAILED,
+                format!(
+                    "failed to apply revision '{}': timed out after {}",
+                    report.revision,
+                    sluice_types::quantity::Duration(timeout)
+                ),
+            )
+        })?
+        .map_err(|e| {
+            Failure::new(
+                reason::APPLY_FAILED,
+                format!("failed to apply revision '{}': {e}", report.revision),
+            )
+        })?;
+    let objects = applied.applied();
+    next.inventory = Some(Inventory {
+        applyset: applied.applyset.clone(),
+        entries: objects.iter().map(entry).collect(),
+    });
+    next.last_applied_revision = Some(report.revision.clone());
+
+    let mut checked: Vec<ResourceRef> = if spec.wait { objects } else { Vec::new() };
+    let target = spec.target_namespace.clone().unwrap_or_else(|| ns.clone());
+    checked.extend(spec.health_checks.iter().map(|h| ResourceRef {
+        api_version: h.api_version.clone(),
+        kind: h.kind.clone(),
+        namespace: h.namespace.clone().unwrap_or_else(|| target.clone()),
+        name: h.name.clone(),
+    }));
+    if !checked.is_empty() {
+        applier.wait(&checked, timeout, |_| {}).await.map_err(|e| {
+            Failure::new(
+                reason::HEALTH_CHECK_FAILED,
+                format!(
+                    "health check failed after applying revision '{}': {e}",
+                    report.revision
+                ),
+            )
+        })?;
+    }
+    Ok(report.revision)
+}
+
+fn entry(r: &ResourceRef) -> InventoryEntry {
+    InventoryEntry {
+        api_version: r.api_version.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    }
+}
+
+/// Every policy's verdict, with its first findings.
+fn verdicts(report: &ReleaseReport) -> Vec<PolicyStatus> {
+    report
+        .policies
+        .iter()
+        .map(|p| {
+            let mut lines: Vec<String> = p
+                .diagnostics
+                .iter()
+                .take(MAX_FINDINGS)
+                .map(|d| match &d.resource {
+                    Some(r) => format!("{r}: {}", d.message),
+                    None => d.message.clone(),
+                })
+                .collect();
+            if p.diagnostics.len() > MAX_FINDINGS {
+                lines.push(format!("… and {} more", p.diagnostics.len() - MAX_FINDINGS));
+            }
+            PolicyStatus {
+                policy: p.policy.clone(),
+                plugin: p.plugin.clone(),
+                verdict: p.verdict,
+                failure_action: p.failure_action,
+                message: lines.join("\n"),
+            }
+        })
+        .collect()
+}
+
+/// `policy 'x' denied revision 'r': findings` for each blocking policy.
+fn denial(report: &ReleaseReport) -> String {
+    let parts: Vec<String> = report
+        .policies
+        .iter()
+        .filter(|p| p.blocks())
+        .map(|p| {
+            let first: Vec<String> = p
+                .diagnostics
+                .iter()
+                .take(MAX_FINDINGS)
+                .map(|d| match &d.resource {
+                    Some(r) => format!("{r}: {}", d.message),
+                    None => d.message.clone(),
+                })
+                .collect();
+            format!("policy '{}' denied: {}", p.policy, first.join("; "))
+        })
+        .collect();
+    format!(
+        "revision '{}' blocked, the last applied revision keeps running: {}",
+        report.revision,
+        parts.join("; ")
+    )
+}
+
+async fn write_status(
+    api: &Api<Release>,
+    release: &Release,
+    ctx: &Context,
+    next: &ReleaseStatus,
+) -> Result<(), Error> {
+    if release.status.as_ref() == Some(next) {
+        return Ok(());
+    }
+    status::write(api, release, &ctx.options.field_manager, next).await
+}
+
+pub(crate) fn error_policy(release: Arc<Release>, error: &Error, _ctx: Arc<Context>) -> Action {
+    tracing::warn!(release = %release.name_any(), reason = error.reason(), "{error}");
+    Action::requeue(Duration::from_secs(5))
+}

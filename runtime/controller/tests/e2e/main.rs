@@ -1,0 +1,6 @@
+//! End-to-end tests of the controller against the in-process API server
+//! (`sluice-apiserver`) through `kube::Client` over HTTP, and of `deploy/`.
+
+mod deploy;
+mod reconcile;
+mod support;

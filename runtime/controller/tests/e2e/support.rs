@@ -1,0 +1,228 @@
+//! A cluster (the local API server with the CRDs installed) and a running
+//! controller, both stopped when the test ends.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, Config};
+use serde_json::json;
+use sluice_apiserver::{ApiServer, Options};
+use sluice_pipeline::ArtifactStore;
+use sluice_plugin_host::{HostConfig, PluginHost};
+use sluice_types::crd::{REQUESTED_AT, Release, Source};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct Running {
+    _server: ApiServer,
+    pub client: Client,
+    pub health: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    controller: Option<JoinHandle<sluice_controller::Result<()>>>,
+    _dirs: tempfile::TempDir,
+}
+
+/// Compiled plugins shared by the runs of this test binary.
+fn plugin_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("controller-plugins")
+}
+
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address")
+}
+
+impl Running {
+    /// The API server (workloads ready at once), the CRDs, the controller.
+    pub async fn start() -> Running {
+        let server = ApiServer::start(Options::default().with_readiness(Duration::ZERO))
+            .await
+            .expect("API server starts");
+        let url = server.url().parse().expect("server url");
+        let client = Client::try_from(Config::new(url)).expect("client");
+        let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+        for crd in sluice_types::crd::definitions() {
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .expect("CRD installed");
+        }
+        let dirs = tempfile::tempdir().expect("temp dir");
+        let host = PluginHost::new(HostConfig {
+            cache_dir: Some(plugin_cache()),
+            ..HostConfig::default()
+        })
+        .expect("plugin host");
+        let store = ArtifactStore::open(dirs.path().join("artifacts")).expect("artifact store");
+        let health = free_port();
+        let options = sluice_controller::Options {
+            concurrent: 4,
+            default_interval: Duration::from_secs(300),
+            dependency_requeue: Duration::from_secs(2),
+            health_address: Some(health),
+            ..sluice_controller::Options::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let controller = tokio::spawn(sluice_controller::run(
+            client.clone(),
+            host,
+            store,
+            options,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Running {
+            _server: server,
+            client,
+            health,
+            stop: Some(stop),
+            controller: Some(controller),
+            _dirs: dirs,
+        }
+    }
+
+    pub fn releases(&self) -> Api<Release> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    pub fn sources(&self) -> Api<Source> {
+        Api::namespaced(self.client.clone(), "default")
+    }
+
+    pub async fn create(&self, object: serde_json::Value) {
+        match object["kind"].as_str() {
+            Some("Source") => {
+                let source: Source = serde_json::from_value(object).expect("a Source");
+                self.sources()
+                    .create(&PostParams::default(), &source)
+                    .await
+                    .expect("Source created");
+            }
+            _ => {
+                let release: Release = serde_json::from_value(object).expect("a Release");
+                self.releases()
+                    .create(&PostParams::default(), &release)
+                    .await
+                    .expect("Release created");
+            }
+        }
+    }
+
+    /// Asks for a reconcile of the Source now, as `flux reconcile source` does.
+    pub async fn request_source(&self, name: &str, token: &str) {
+        let patch = json!({"metadata": {"annotations": {REQUESTED_AT: token}}});
+        self.sources()
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("annotation set");
+    }
+
+    pub async fn set_suspend(&self, release: &str, suspend: bool) {
+        let patch = json!({"spec": {"suspend": suspend}});
+        self.releases()
+            .patch(release, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("suspend set");
+    }
+
+    /// Polls `check` until it returns `Some`, or fails after `timeout`
+    /// with the last state of every Release.
+    pub async fn until<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl AsyncFnMut() -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            if tokio::time::Instant::now() > deadline {
+                let releases = self
+                    .releases()
+                    .list(&Default::default())
+                    .await
+                    .expect("list");
+                let states: Vec<String> = releases
+                    .items
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{}: {:?}",
+                            r.metadata.name.as_deref().unwrap_or("?"),
+                            r.status
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "timed out waiting for {what}; releases:\n{}",
+                    states.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the controller and waits for it to finish its work.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(controller) = self.controller.take() {
+            tokio::time::timeout(Duration::from_secs(30), controller)
+                .await
+                .expect("the controller stops within 30s")
+                .expect("the controller task did not panic")
+                .expect("the controller ends without error");
+        }
+    }
+}
+
+/// A plain GET over HTTP/1.1: (status code, body).
+pub async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("probe port open");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response read");
+    let code = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    (code, body)
+}
+
+/// The Ready condition of `release`: (status, reason, message).
+pub fn ready(release: &Release) -> Option<(String, String, String)> {
+    let status = release.status.as_ref()?;
+    let c = sluice_types::status::find_condition(&status.conditions, "Ready")?;
+    Some((c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Ready=True for the release's current generation.
+pub fn is_ready(release: &Release) -> bool {
+    release
+        .status
+        .as_ref()
+        .is_some_and(|s| s.observed_generation == release.metadata.generation)
+        && ready(release).is_some_and(|(status, ..)| status == "True")
+}
