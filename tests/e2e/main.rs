@@ -1,6 +1,7 @@
 //! End-to-end tests of the plugin host and the pipeline, with real
 //! components built from this repository. One binary, several modules.
 
+mod cosign;
 mod git;
 mod hostile;
 mod http_sources;
