@@ -154,10 +154,12 @@ pub(crate) fn source_verify(
             )));
         }
     }
+    // Flux (through cosign) finds the expressions anywhere in the value;
+    // the capability matches whole values, so say "anywhere" explicitly.
     for id in &verify.match_oidc_identity {
         authorities.push(json!({"keyless": {
-            "issuer": format!("regexp:{}", id.issuer),
-            "subject": format!("regexp:{}", id.subject),
+            "issuer": format!("regexp:.*(?:{}).*", id.issuer),
+            "subject": format!("regexp:.*(?:{}).*", id.subject),
         }}));
     }
     if authorities.is_empty() {

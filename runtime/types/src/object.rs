@@ -104,7 +104,8 @@ pub struct Verify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectRef>,
     /// Keyless signers, each issuer and subject a regular expression
-    /// matched against the whole value.
+    /// found anywhere in the certificate's value, as Flux matches them
+    /// (anchor with `^…$`).
     #[serde(
         default,
         rename = "matchOIDCIdentity",
