@@ -14,3 +14,4 @@ mod render;
 mod rules;
 mod schema;
 mod sources;
+mod verify_images;
