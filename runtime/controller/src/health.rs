@@ -1,5 +1,6 @@
 //! `/healthz` (the process serves) and `/readyz` (both caches hold a full
-//! list, so reconciles see the cluster), for the kubelet's probes.
+//! list, so reconciles see the cluster) for the kubelet's probes, and
+//! `/metrics` for Prometheus.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Readiness(Arc<AtomicBool>);
@@ -30,6 +32,7 @@ impl Readiness {
 pub(crate) async fn serve(
     address: SocketAddr,
     ready: Readiness,
+    metrics: Arc<Metrics>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<JoinHandle<()>> {
     let listener = TcpListener::bind(address)
@@ -47,15 +50,15 @@ pub(crate) async fn serve(
                 accepted = listener.accept() => accepted,
             };
             let Ok((stream, _)) = accepted else { continue };
-            let ready = ready.clone();
+            let (ready, metrics) = (ready.clone(), metrics.clone());
             tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                        let ready = ready.clone();
-                        async move {
-                            Ok::<_, std::convert::Infallible>(answer(request.uri().path(), &ready))
-                        }
-                    });
+                let service = hyper::service::service_fn(
+                    move |request: Request<hyper::body::Incoming>| {
+                        let (ready, metrics) = (ready.clone(), metrics.clone());
+                        let path = request.uri().path().to_owned();
+                        async move { Ok::<_, std::convert::Infallible>(answer(&path, &ready, &metrics)) }
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -64,12 +67,19 @@ pub(crate) async fn serve(
     }))
 }
 
-fn answer(path: &str, ready: &Readiness) -> Response<Full<Bytes>> {
+fn answer(path: &str, ready: &Readiness, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (code, text) = match path {
-        "/healthz" => (StatusCode::OK, "ok"),
-        "/readyz" if ready.get() => (StatusCode::OK, "ok"),
-        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet"),
-        _ => (StatusCode::NOT_FOUND, "not found; try /healthz or /readyz"),
+        "/healthz" => (StatusCode::OK, "ok".to_owned()),
+        "/readyz" if ready.get() => (StatusCode::OK, "ok".to_owned()),
+        "/readyz" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "caches not synced yet".to_owned(),
+        ),
+        "/metrics" => (StatusCode::OK, metrics.render()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "not found; try /healthz, /readyz or /metrics".to_owned(),
+        ),
     };
     let mut response = Response::new(Full::new(Bytes::from(text)));
     *response.status_mut() = code;

@@ -12,12 +12,16 @@
 //! - Requeues at `interval` with jitter; failures back off from
 //!   `retryInterval`; `sluice.dev/requestedAt` asks for a run now;
 //!   `suspend` stops both.
+//! - Kubernetes Events on Ready transitions; Prometheus metrics (reconcile
+//!   durations, Ready per object, policy verdicts) on `/metrics`.
 //! - `/healthz` and `/readyz`; on shutdown, in-flight reconciles finish.
 
 mod deploy;
 mod error;
+mod events;
 mod gather;
 mod health;
+mod metrics;
 mod release;
 mod schedule;
 mod source;
@@ -49,7 +53,7 @@ pub struct Options {
     /// How often a Release whose dependencies are not Ready looks again
     /// (dependency changes also wake it at once).
     pub dependency_requeue: Duration,
-    /// `/healthz` and `/readyz`; `None` serves no probes.
+    /// `/healthz`, `/readyz` and `/metrics`; `None` serves none.
     pub health_address: Option<SocketAddr>,
     /// Only objects in this namespace; all namespaces when `None`.
     pub namespace: Option<String>,
@@ -79,6 +83,7 @@ pub(crate) struct Context {
     pub sources: kube::runtime::reflector::Store<Source>,
     pub releases: kube::runtime::reflector::Store<Release>,
     pub memo: schedule::Memo,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 fn api<K>(client: &Client, namespace: &Option<String>) -> Api<K>
@@ -158,6 +163,7 @@ pub async fn run(
         )
         .graceful_shutdown_on(stopped(stop_rx.clone()));
 
+    let metrics = Arc::new(metrics::Metrics::default());
     let context = Arc::new(Context {
         client,
         host,
@@ -166,12 +172,13 @@ pub async fn run(
         sources: sources.clone(),
         releases: releases.clone(),
         memo: schedule::Memo::default(),
+        metrics: metrics.clone(),
     });
 
     let ready = health::Readiness::default();
     let probes = match options.health_address {
         Some(address) => {
-            Some(health::serve(address, ready.clone(), stopped(stop_rx.clone())).await?)
+            Some(health::serve(address, ready.clone(), metrics, stopped(stop_rx.clone())).await?)
         }
         None => None,
     };

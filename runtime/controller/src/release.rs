@@ -16,7 +16,7 @@ use sluice_types::status::{
 use sluice_types::{ReleaseReport, ResourceRef};
 
 use crate::schedule::Seen;
-use crate::{Context, Error, gather, status};
+use crate::{Context, Error, events, gather, status};
 
 /// How long an apply and its wait may take when `spec.timeout` is unset.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -76,6 +76,14 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
             false,
         );
         write_status(&api, &release, &ctx, &next).await?;
+        events::transition(
+            &ctx,
+            &*release,
+            &old_conditions(&release),
+            &next.conditions,
+            None,
+        )
+        .await;
         return Ok(Action::requeue(ctx.options.dependency_requeue));
     }
 
@@ -108,7 +116,9 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
         write_status(&api, &release, &ctx, &next).await?;
     }
 
+    let started = std::time::Instant::now();
     let outcome = run(&ctx, &release, source.as_deref(), &mut next).await;
+    ctx.metrics.reconciled("Release", started.elapsed());
     let action = match outcome {
         Ok(revision) => {
             let message = format!("Applied revision: {revision}");
@@ -139,7 +149,24 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
         }
     };
     write_status(&api, &release, &ctx, &next).await?;
+    let revision = next.last_attempted_revision.as_deref();
+    events::transition(
+        &ctx,
+        &*release,
+        &old_conditions(&release),
+        &next.conditions,
+        revision,
+    )
+    .await;
     Ok(action)
+}
+
+fn old_conditions(release: &Release) -> Vec<sluice_types::status::Condition> {
+    release
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default()
 }
 
 /// `None` when every `dependsOn` Release is Ready for its own generation;
@@ -222,6 +249,9 @@ async fn run(
         })?;
     next.last_attempted_revision = Some(report.revision.clone());
     next.policies = verdicts(&report);
+    for p in &report.policies {
+        ctx.metrics.verdict(&p.policy, p.verdict);
+    }
     if report.blocked() {
         return Err(Failure::new(reason::POLICY_DENIED, denial(&report)));
     }

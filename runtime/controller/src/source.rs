@@ -58,7 +58,9 @@ pub(crate) async fn reconcile(source: Arc<Source>, ctx: Arc<Context>) -> Result<
     }
     objects.items.push(object.clone());
     let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone());
+    let started = std::time::Instant::now();
     let fetched = pipeline.fetch_source(&object).await;
+    ctx.metrics.reconciled("Source", started.elapsed());
 
     let mut next = source.status.clone().unwrap_or_default();
     next.observed_generation = generation;
@@ -107,6 +109,13 @@ pub(crate) async fn reconcile(source: Arc<Source>, ctx: Arc<Context>) -> Result<
     let api: Api<Source> =
         Api::namespaced(ctx.client.clone(), &source.namespace().unwrap_or_default());
     write_status(&api, &source, &ctx, &next).await?;
+    let before = source
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let revision = next.artifact.as_ref().map(|a| a.revision.as_str());
+    crate::events::transition(&ctx, &*source, &before, &next.conditions, revision).await;
     Ok(action)
 }
 

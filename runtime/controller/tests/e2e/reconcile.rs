@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
@@ -170,6 +170,40 @@ async fn three_releases_become_ready_in_dependency_order_and_follow_a_change() {
     assert_eq!((code, body.as_str()), (200, "ok"));
     let (code, _) = get(cluster.health, "/metricz").await;
     assert_eq!(code, 404);
+    let (code, metrics) = get(cluster.health, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("sluice_condition{kind=\"Release\",namespace=\"default\",name=\"backend\",type=\"Ready\",status=\"True\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sluice_reconcile_duration_seconds_count{kind=\"Release\"}"),
+        "{metrics}"
+    );
+    // Each Release announced its way to Ready.
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
+    let backend_events: Vec<Event> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("backend"))
+        .collect();
+    let succeeded = backend_events
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("ReconciliationSucceeded"))
+        .expect("a ReconciliationSucceeded event for backend");
+    assert_eq!(succeeded.type_.as_deref(), Some("Normal"));
+    assert_eq!(succeeded.involved_object.kind.as_deref(), Some("Release"));
+    assert_eq!(
+        succeeded
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("sluice.dev/revision")),
+        Some(&revision)
+    );
 
     // A change in the source reaches the cluster once the Source is polled.
     write(
@@ -274,6 +308,22 @@ async fn a_denied_revision_keeps_the_last_good_one_and_suspend_holds_changes() {
         Some("nginx:1.27"),
         "the last good revision keeps running"
     );
+    let (_, metrics) = get(cluster.health, "/metrics").await;
+    assert!(
+        metrics.contains("sluice_policy_verdicts_total{policy=\"no-latest\",verdict=\"deny\"}"),
+        "{metrics}"
+    );
+    let events: Api<Event> = Api::namespaced(cluster.client.clone(), "default");
+    let warned = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .any(|e| {
+            e.reason.as_deref() == Some("PolicyDenied") && e.type_.as_deref() == Some("Warning")
+        });
+    assert!(warned, "a PolicyDenied warning event");
 
     // Suspended: a fixed revision is fetched but not applied.
     cluster.set_suspend("web", true).await;
