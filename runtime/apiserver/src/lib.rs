@@ -58,6 +58,9 @@ pub struct Options {
     /// Where to keep all objects across restarts (JSON, rewritten after
     /// each write).
     pub state_file: Option<PathBuf>,
+    /// Record every request for [`ApiServer::audit`] (tests that check
+    /// who a client acts as: there is no authentication to do it for them).
+    pub audit: bool,
 }
 
 impl Default for Options {
@@ -68,6 +71,7 @@ impl Default for Options {
             bookmark_interval: Duration::from_secs(1),
             readiness: None,
             state_file: None,
+            audit: false,
         }
     }
 }
@@ -80,10 +84,21 @@ impl Options {
     }
 }
 
+/// One request, as an audit log would show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// The HTTP method.
+    pub verb: String,
+    pub path: String,
+    /// The `Impersonate-User` header: who the client asked to act as.
+    pub impersonated_user: Option<String>,
+}
+
 /// A running server; dropping it stops it.
 #[derive(Debug)]
 pub struct ApiServer {
     address: SocketAddr,
+    shared: Arc<server::Shared>,
     shutdown: signal::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -113,13 +128,25 @@ impl ApiServer {
             address,
             options.bookmark_interval,
             options.readiness,
+            options.audit,
         ));
-        let task = tokio::spawn(server::serve(listener, shared));
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
         tracing::info!(%address, "local Kubernetes API server listening");
         Ok(ApiServer {
             address,
+            shared,
             shutdown,
             task: Some(task),
+        })
+    }
+
+    /// The requests so far, oldest first; empty unless `Options::audit`.
+    pub fn audit(&self) -> Vec<AuditEvent> {
+        self.shared.audit.as_ref().map_or_else(Vec::new, |audit| {
+            audit
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone()
         })
     }
 

@@ -41,6 +41,8 @@ pub struct Shared {
     pub address: SocketAddr,
     pub bookmark_interval: Duration,
     pub readiness: Option<Duration>,
+    /// Requests seen, when `Options::audit` asked for them.
+    pub audit: Option<Mutex<Vec<crate::AuditEvent>>>,
 }
 
 impl Shared {
@@ -51,6 +53,7 @@ impl Shared {
         address: SocketAddr,
         bookmark_interval: Duration,
         readiness: Option<Duration>,
+        audit: bool,
     ) -> Self {
         Shared {
             state: Mutex::new(state),
@@ -59,6 +62,7 @@ impl Shared {
             address,
             bookmark_interval,
             readiness,
+            audit: audit.then(|| Mutex::new(Vec::new())),
         }
     }
 
@@ -156,6 +160,21 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
         body,
     };
     tracing::debug!(method = %parts.method, uri = %parts.uri, "request");
+    if let Some(audit) = &shared.audit {
+        let impersonated = parts
+            .headers
+            .get("impersonate-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        audit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(crate::AuditEvent {
+                verb: parts.method.to_string(),
+                path: parts.uri.path().to_owned(),
+                impersonated_user: impersonated,
+            });
+    }
     let answer = match route(parts.uri.path()) {
         Route::Version => Ok((200, discovery::version())),
         Route::CoreVersions => Ok((200, discovery::core_versions(&shared.address.to_string()))),

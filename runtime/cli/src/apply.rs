@@ -26,13 +26,18 @@ pub struct Options {
 /// A client for the kubeconfig users expect: `--kubeconfig`, else
 /// `$KUBECONFIG`, else `~/.kube/config`; `--context` or the current one.
 pub(crate) async fn client(cluster: &Cluster) -> Result<kube::Client> {
+    kube::Client::try_from(config(cluster).await?).context("cannot create a Kubernetes client")
+}
+
+/// The config behind [`client`].
+pub(crate) async fn config(cluster: &Cluster) -> Result<kube::Config> {
     let options = kube::config::KubeConfigOptions {
         context: cluster.context.clone(),
         ..Default::default()
     };
     let hint =
         "point --kubeconfig or KUBECONFIG at a cluster, or start one with `sluice playground`";
-    let config = match &cluster.kubeconfig {
+    match &cluster.kubeconfig {
         Some(path) => {
             let file = kube::config::Kubeconfig::read_from(path).with_context(|| {
                 format!("cannot read the kubeconfig {}; {hint}", path.display())
@@ -41,8 +46,7 @@ pub(crate) async fn client(cluster: &Cluster) -> Result<kube::Client> {
         }
         None => kube::Config::from_kubeconfig(&options).await,
     }
-    .with_context(|| format!("cannot load a kubeconfig; {hint}"))?;
-    kube::Client::try_from(config).context("cannot create a Kubernetes client")
+    .with_context(|| format!("cannot load a kubeconfig; {hint}"))
 }
 
 /// Renders and checks one release; `None` (after printing why) when a

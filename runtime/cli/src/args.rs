@@ -126,6 +126,15 @@ pub struct ControllerArgs {
     /// Serve /healthz and /readyz here (e.g. 0.0.0.0:9440)
     #[arg(long)]
     pub health_address: Option<std::net::SocketAddr>,
+    /// Refuse sourceRef, dependsOn and policySetRefs into other namespaces
+    #[arg(long)]
+    pub no_cross_namespace_refs: bool,
+    /// Service account impersonated by Releases that set no serviceAccountName
+    #[arg(long)]
+    pub default_service_account: Option<String>,
+    /// Only objects matching this label selector, e.g. sharding.sluice.dev/key=shard1
+    #[arg(long)]
+    pub watch_label_selector: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -30,23 +30,27 @@ pub async fn run(
     let explicit = args.cluster.kubeconfig.is_some()
         || args.cluster.context.is_some()
         || std::env::var_os("KUBECONFIG").is_some();
-    let client = if explicit {
-        crate::apply::client(&args.cluster).await?
+    let config = if explicit {
+        crate::apply::config(&args.cluster).await?
     } else {
-        let config = kube::Config::infer().await.context(
-            "cannot find the cluster: not in a pod and no kubeconfig; pass --kubeconfig",
-        )?;
-        kube::Client::try_from(config).context("cannot create a Kubernetes client")?
+        kube::Config::infer()
+            .await
+            .context("cannot find the cluster: not in a pod and no kubeconfig; pass --kubeconfig")?
     };
+    let client =
+        kube::Client::try_from(config.clone()).context("cannot create a Kubernetes client")?;
     let options = sluice_controller::Options {
         concurrent: args.concurrent.max(1),
         default_interval: args.default_interval.0,
         dependency_requeue: args.dependency_requeue.0,
         health_address: args.health_address,
         namespace: args.namespace.clone(),
+        no_cross_namespace_refs: args.no_cross_namespace_refs,
+        default_service_account: args.default_service_account.clone(),
+        watch_label_selector: args.watch_label_selector.clone(),
         ..sluice_controller::Options::default()
     };
-    sluice_controller::run(client, host, store, options, stop()).await?;
+    sluice_controller::run(client, config, host, store, options, stop()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

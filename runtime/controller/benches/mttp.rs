@@ -161,7 +161,8 @@ async fn run(n: usize, cache: &Path) {
         counter.fetch_add(1, Ordering::Relaxed);
         r
     });
-    let client = ClientBuilder::try_from(kube::Config::new(url))
+    let config = kube::Config::new(url);
+    let client = ClientBuilder::try_from(config.clone())
         .expect("client")
         .with_layer(&count)
         .build();
@@ -174,6 +175,7 @@ async fn run(n: usize, cache: &Path) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let controller = tokio::spawn(sluice_controller::run(
         client,
+        config,
         host,
         store,
         sluice_controller::Options {

@@ -26,6 +26,7 @@ mod release;
 mod schedule;
 mod source;
 mod status;
+mod tenant;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,7 +60,20 @@ pub struct Options {
     pub namespace: Option<String>,
     /// The server-side apply field manager for applies and status.
     pub field_manager: String,
+    /// Refuse Releases whose sourceRef, dependsOn or policySetRefs name
+    /// another namespace (Stalled, `AccessDenied`), as Flux's lockdown.
+    pub no_cross_namespace_refs: bool,
+    /// Service account impersonated by Releases that name none; `None`
+    /// applies those as the controller.
+    pub default_service_account: Option<String>,
+    /// Only objects with matching labels (e.g. `sharding.sluice.dev/key=shard1`):
+    /// several instances split the objects by shard, as Flux's
+    /// `--watch-label-selector`.
+    pub watch_label_selector: Option<String>,
 }
+
+/// The label that assigns an object to a shard.
+pub const SHARD_LABEL: &str = "sharding.sluice.dev/key";
 
 impl Default for Options {
     fn default() -> Self {
@@ -70,6 +84,9 @@ impl Default for Options {
             health_address: None,
             namespace: None,
             field_manager: "sluice-controller".into(),
+            no_cross_namespace_refs: false,
+            default_service_account: None,
+            watch_label_selector: None,
         }
     }
 }
@@ -77,6 +94,8 @@ impl Default for Options {
 /// What every reconcile shares.
 pub(crate) struct Context {
     pub client: Client,
+    /// Clients that apply as a Release's service account.
+    pub tenants: tenant::Tenants,
     pub host: PluginHost,
     pub store: ArtifactStore,
     pub options: Options,
@@ -97,9 +116,12 @@ where
 }
 
 /// Runs until `shutdown` resolves, then lets in-flight reconciles (and
-/// their applies) finish before returning.
+/// their applies) finish before returning. `client` acts as the
+/// controller; `config` (what it was built from) is where tenants' clients
+/// impersonate from.
 pub async fn run(
     client: Client,
+    config: kube::Config,
     host: PluginHost,
     store: ArtifactStore,
     options: Options,
@@ -109,15 +131,20 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let tenants = tenant::Tenants::new(config, client.clone());
     let config = Config::default().concurrency(options.concurrent);
+    let watched = match &options.watch_label_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
 
     let sources_api: Api<Source> = api(&client, &options.namespace);
     let releases_api: Api<Release> = api(&client, &options.namespace);
-    let source_controller = Controller::new(sources_api.clone(), watcher::Config::default())
+    let source_controller = Controller::new(sources_api.clone(), watched.clone())
         .with_config(config.clone())
         .graceful_shutdown_on(stopped(stop_rx.clone()));
     let release_controller =
-        Controller::new(releases_api.clone(), watcher::Config::default()).with_config(config);
+        Controller::new(releases_api.clone(), watched.clone()).with_config(config);
     let releases = release_controller.store();
     let sources = source_controller.store();
 
@@ -126,7 +153,7 @@ pub async fn run(
     let users = releases.clone();
     let dependents = releases.clone();
     let release_controller = release_controller
-        .watches(sources_api, watcher::Config::default(), move |source| {
+        .watches(sources_api, watched.clone(), move |source| {
             let (ns, name) = (source.namespace().unwrap_or_default(), source.name_any());
             users
                 .state()
@@ -139,33 +166,30 @@ pub async fn run(
                 .map(|r| ObjectRef::from_obj(&*r))
                 .collect::<Vec<_>>()
         })
-        .watches(
-            releases_api,
-            watcher::Config::default(),
-            move |dependency| {
-                let (ns, name) = (
-                    dependency.namespace().unwrap_or_default(),
-                    dependency.name_any(),
-                );
-                dependents
-                    .state()
-                    .into_iter()
-                    .filter(|r| {
-                        let own = r.namespace().unwrap_or_default();
-                        r.spec
-                            .depends_on
-                            .iter()
-                            .any(|d| d.name == name && d.namespace.as_deref().unwrap_or(&own) == ns)
-                    })
-                    .map(|r| ObjectRef::from_obj(&*r))
-                    .collect::<Vec<_>>()
-            },
-        )
+        .watches(releases_api, watched, move |dependency| {
+            let (ns, name) = (
+                dependency.namespace().unwrap_or_default(),
+                dependency.name_any(),
+            );
+            dependents
+                .state()
+                .into_iter()
+                .filter(|r| {
+                    let own = r.namespace().unwrap_or_default();
+                    r.spec
+                        .depends_on
+                        .iter()
+                        .any(|d| d.name == name && d.namespace.as_deref().unwrap_or(&own) == ns)
+                })
+                .map(|r| ObjectRef::from_obj(&*r))
+                .collect::<Vec<_>>()
+        })
         .graceful_shutdown_on(stopped(stop_rx.clone()));
 
     let metrics = Arc::new(metrics::Metrics::default());
     let context = Arc::new(Context {
         client,
+        tenants,
         host,
         store,
         options: options.clone(),

@@ -16,7 +16,7 @@ use sluice_types::status::{
 use sluice_types::{ReleaseReport, ResourceRef};
 
 use crate::schedule::Seen;
-use crate::{Context, Error, events, gather, status};
+use crate::{Context, Error, events, gather, status, tenant};
 
 /// How long an apply and its wait may take when `spec.timeout` is unset.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -63,6 +63,30 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
     let mut next = release.status.clone().unwrap_or_default();
     next.observed_generation = generation;
     next.last_handled_reconcile_at = requested_at.clone().or(next.last_handled_reconcile_at);
+
+    if ctx.options.no_cross_namespace_refs
+        && let Some(refused) = tenant::cross_namespace_ref(&release)
+    {
+        ctx.memo.forget(&key);
+        tracing::warn!(release = %key, reason = reason::ACCESS_DENIED, "{refused}");
+        status::not_ready(
+            &mut next.conditions,
+            reason::ACCESS_DENIED,
+            &refused,
+            generation,
+            true,
+        );
+        write_status(&api, &release, &ctx, &next).await?;
+        events::transition(
+            &ctx,
+            &*release,
+            &old_conditions(&release),
+            &next.conditions,
+            None,
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
 
     // Dependencies first: cheap, from the cache, never memoised (their
     // turning Ready wakes this release through the watch in `run`).
@@ -263,7 +287,11 @@ async fn run(
         force: spec.force,
         ..ApplyOptions::default()
     };
-    let mut applier = Applier::new(ctx.client.clone(), &name, &ns, options);
+    let client = ctx
+        .tenants
+        .client(release, ctx.options.default_service_account.as_deref())
+        .map_err(|m| Failure::new(reason::APPLY_FAILED, m))?;
+    let mut applier = Applier::new(client, &name, &ns, options);
     let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
     let applied = tokio::time::timeout(timeout, applier.apply(&report.manifests))
         .await

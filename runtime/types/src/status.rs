@@ -30,6 +30,9 @@ pub mod reason {
     /// A spec no retry can fix (a bad reference, a config the plugin
     /// rejects); also sets `Stalled=True`.
     pub const INVALID_SPEC: &str = "InvalidSpec";
+    /// A reference the controller's flags forbid (another namespace under
+    /// `--no-cross-namespace-refs`), as Flux's `AccessDenied`; stalls.
+    pub const ACCESS_DENIED: &str = "AccessDenied";
 }
 
 /// Longest condition message kept, as Flux's `MaxConditionMessageLength`;

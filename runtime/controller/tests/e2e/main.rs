@@ -4,3 +4,4 @@
 mod deploy;
 mod reconcile;
 mod support;
+mod tenancy;

@@ -17,12 +17,15 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct Running {
-    _server: ApiServer,
+    pub server: ApiServer,
     pub client: Client,
+    config: Config,
     pub health: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    controller: Option<JoinHandle<sluice_controller::Result<()>>>,
-    _dirs: tempfile::TempDir,
+    controllers: Vec<(
+        oneshot::Sender<()>,
+        JoinHandle<sluice_controller::Result<()>>,
+    )>,
+    dirs: tempfile::TempDir,
 }
 
 /// Compiled plugins shared by the runs of this test binary.
@@ -35,14 +38,34 @@ fn free_port() -> SocketAddr {
     listener.local_addr().expect("its address")
 }
 
+/// The options every test controller runs with.
+pub fn test_options() -> sluice_controller::Options {
+    sluice_controller::Options {
+        concurrent: 4,
+        default_interval: Duration::from_secs(300),
+        dependency_requeue: Duration::from_secs(2),
+        ..sluice_controller::Options::default()
+    }
+}
+
 impl Running {
     /// The API server (workloads ready at once), the CRDs, the controller.
     pub async fn start() -> Running {
-        let server = ApiServer::start(Options::default().with_readiness(Duration::ZERO))
-            .await
-            .expect("API server starts");
+        Running::start_with(test_options()).await
+    }
+
+    /// As [`Running::start`], the controller with `options` (its health
+    /// address is set here) and the server recording requests.
+    pub async fn start_with(options: sluice_controller::Options) -> Running {
+        let server = ApiServer::start(Options {
+            audit: true,
+            ..Options::default().with_readiness(Duration::ZERO)
+        })
+        .await
+        .expect("API server starts");
         let url = server.url().parse().expect("server url");
-        let client = Client::try_from(Config::new(url)).expect("client");
+        let config = Config::new(url);
+        let client = Client::try_from(config.clone()).expect("client");
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         for crd in sluice_types::crd::definitions() {
             crds.create(&PostParams::default(), &crd)
@@ -50,23 +73,41 @@ impl Running {
                 .expect("CRD installed");
         }
         let dirs = tempfile::tempdir().expect("temp dir");
+        let health = free_port();
+        let mut running = Running {
+            server,
+            client,
+            config,
+            health,
+            controllers: Vec::new(),
+            dirs,
+        };
+        running
+            .add_controller(sluice_controller::Options {
+                health_address: Some(health),
+                ..options
+            })
+            .await;
+        running
+    }
+
+    /// Another controller instance on the same cluster (its own artifact
+    /// store), stopped with the others.
+    pub async fn add_controller(&mut self, options: sluice_controller::Options) {
         let host = PluginHost::new(HostConfig {
             cache_dir: Some(plugin_cache()),
             ..HostConfig::default()
         })
         .expect("plugin host");
-        let store = ArtifactStore::open(dirs.path().join("artifacts")).expect("artifact store");
-        let health = free_port();
-        let options = sluice_controller::Options {
-            concurrent: 4,
-            default_interval: Duration::from_secs(300),
-            dependency_requeue: Duration::from_secs(2),
-            health_address: Some(health),
-            ..sluice_controller::Options::default()
-        };
+        let dir = self
+            .dirs
+            .path()
+            .join(format!("artifacts-{}", self.controllers.len()));
+        let store = ArtifactStore::open(dir).expect("artifact store");
         let (stop, stopped) = oneshot::channel::<()>();
         let controller = tokio::spawn(sluice_controller::run(
-            client.clone(),
+            self.client.clone(),
+            self.config.clone(),
             host,
             store,
             options,
@@ -74,14 +115,7 @@ impl Running {
                 let _ = stopped.await;
             },
         ));
-        Running {
-            _server: server,
-            client,
-            health,
-            stop: Some(stop),
-            controller: Some(controller),
-            _dirs: dirs,
-        }
+        self.controllers.push((stop, controller));
     }
 
     pub fn releases(&self) -> Api<Release> {
@@ -167,12 +201,10 @@ impl Running {
         }
     }
 
-    /// Stops the controller and waits for it to finish its work.
+    /// Stops the controllers and waits for them to finish their work.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
+        for (stop, controller) in self.controllers.drain(..) {
             let _ = stop.send(());
-        }
-        if let Some(controller) = self.controller.take() {
             tokio::time::timeout(Duration::from_secs(30), controller)
                 .await
                 .expect("the controller stops within 30s")
