@@ -105,6 +105,94 @@ pub enum Command {
     },
     /// Run the in-cluster controller: reconcile Sources and Releases until SIGTERM
     Controller(ControllerArgs),
+    /// List Sources or Releases in the cluster with their readiness, as `flux get`
+    Get {
+        kind: Kind,
+        #[command(flatten)]
+        target: Target,
+        /// In every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+    },
+    /// Ask the controller to reconcile now and wait for the outcome, as `flux reconcile`
+    Reconcile {
+        kind: Kind,
+        name: String,
+        #[command(flatten)]
+        target: Target,
+        /// Fetch the release's Source first
+        #[arg(long)]
+        with_source: bool,
+        /// How long to wait for the controller
+        #[arg(long, default_value = "5m")]
+        timeout: sluice_types::quantity::Duration,
+    },
+    /// Stop reconciling an object (spec.suspend: true)
+    Suspend {
+        kind: Kind,
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Reconcile a suspended object again, and wait for the outcome
+    Resume {
+        kind: Kind,
+        name: String,
+        #[command(flatten)]
+        target: Target,
+        /// How long to wait for the controller
+        #[arg(long, default_value = "5m")]
+        timeout: sluice_types::quantity::Duration,
+    },
+    /// Show the objects a Release applied (its inventory), nested Releases included
+    Tree {
+        #[arg(value_parser = ["release", "releases"])]
+        kind: String,
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// The controller's kinds the cluster commands work on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    #[value(alias = "sources")]
+    Source,
+    #[value(alias = "releases")]
+    Release,
+}
+
+impl Kind {
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Source => "Source",
+            Kind::Release => "Release",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::Source => "Sources",
+            Kind::Release => "Releases",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.title().to_lowercase())
+    }
+}
+
+/// Which cluster and namespace, as kubectl's flags.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Namespace [default: the context's, else default]
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: Cluster,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ use sluice_plugin_host::{HostConfig, Plugin, PluginHost};
 use sluice_types::{Loaded, Object, Objects};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
@@ -19,6 +20,28 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", sluice_controller::install_yaml());
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Get {
+            kind,
+            target,
+            all_namespaces,
+        } => return crate::manage::get(*kind, target, *all_namespaces).await,
+        Command::Reconcile {
+            kind,
+            name,
+            target,
+            with_source,
+            timeout,
+        } => return crate::manage::reconcile(*kind, name, target, *with_source, timeout.0).await,
+        Command::Suspend { kind, name, target } => {
+            return crate::manage::suspend(*kind, name, target, true, Duration::ZERO).await;
+        }
+        Command::Resume {
+            kind,
+            name,
+            target,
+            timeout,
+        } => return crate::manage::suspend(*kind, name, target, false, timeout.0).await,
+        Command::Tree { name, target, .. } => return crate::manage::tree(name, target).await,
         _ => {}
     }
     if let Command::Sops(sops) = cli.command {
@@ -80,7 +103,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Pull(_)
         | Command::Sops(_)
         | Command::Crds { .. }
-        | Command::Install { .. } => {
+        | Command::Install { .. }
+        | Command::Get { .. }
+        | Command::Reconcile { .. }
+        | Command::Suspend { .. }
+        | Command::Resume { .. }
+        | Command::Tree { .. } => {
             unreachable!("handled before the plugin host starts")
         }
     }

@@ -5,6 +5,7 @@ mod args;
 mod artifact;
 mod commands;
 mod controller;
+mod manage;
 mod output;
 mod playground;
 mod policy;
