@@ -1,7 +1,7 @@
 //! The objects one Release needs, read from the cluster into the
 //! [`Objects`] the pipeline takes: the Release, its Source, its PolicySets,
 //! the namespace's Plugin objects, and only the Secrets and ConfigMaps it
-//! names.
+//! names (`substituteFrom` ones as the Release's service account).
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, ResourceExt};
@@ -50,15 +50,26 @@ pub(crate) async fn objects(
     if let Some(r) = spec.decryption.as_ref().and_then(|d| d.secret_ref.as_ref()) {
         secrets.push((ns.clone(), r.name.clone()));
     }
+    // Substitution variables are read as the tenant, as Flux reads them
+    // with the impersonating client: a Release cannot reach values its
+    // service account may not read. Source and decryption credentials are
+    // the controller's.
+    let tenant = ctx
+        .tenants
+        .client(release, ctx.options.default_service_account.as_deref())?;
+    let mut secrets: Vec<(kube::Client, String, String)> = secrets
+        .into_iter()
+        .map(|(secret_ns, name)| (ctx.client.clone(), secret_ns, name))
+        .collect();
     let mut config_maps = Vec::new();
     for r in spec.post_build.iter().flat_map(|p| &p.substitute_from) {
         match r.kind {
-            SubstituteKind::Secret => secrets.push((ns.clone(), r.name.clone())),
+            SubstituteKind::Secret => secrets.push((tenant.clone(), ns.clone(), r.name.clone())),
             SubstituteKind::ConfigMap => config_maps.push(r.name.clone()),
         }
     }
-    for (secret_ns, name) in secrets {
-        let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &secret_ns);
+    for (client, secret_ns, name) in secrets {
+        let api: Api<Secret> = Api::namespaced(client, &secret_ns);
         if let Some(secret) = get(&api, "Secret", &secret_ns, &name).await? {
             let doc = document(&secret, "Secret")?;
             // The message names the key at fault, never a value.
@@ -69,7 +80,7 @@ pub(crate) async fn objects(
         }
     }
     for name in config_maps {
-        let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ns);
+        let api: Api<ConfigMap> = Api::namespaced(tenant.clone(), &ns);
         if let Some(map) = get(&api, "ConfigMap", &ns, &name).await? {
             let doc = document(&map, "ConfigMap")?;
             let data = ConfigMapData::from_document(

@@ -61,18 +61,35 @@ fn release(name: &str, source_ref: Value, labels: Value, extra: Value) -> Value 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_release_applies_as_its_service_account_and_cross_namespace_refs_are_refused() {
     let repo = repo(&["tenant", "intruder"]);
+    std::fs::write(
+        repo.path().join("tenant/config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tenant\n  namespace: default\ndata:\n  owner: ${owner}\n",
+    )
+    .unwrap();
     let cluster = Running::start_with(sluice_controller::Options {
         no_cross_namespace_refs: true,
         ..test_options()
     })
     .await;
+    let vars: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "vars", "namespace": "default"},
+        "data": {"owner": "team-a"}
+    }))
+    .unwrap();
+    Api::<ConfigMap>::namespaced(cluster.client.clone(), "default")
+        .create(&Default::default(), &vars)
+        .await
+        .unwrap();
     cluster.create(source("app", repo.path(), json!({}))).await;
     cluster
         .create(release(
             "tenant",
             json!({"name": "app"}),
             json!({}),
-            json!({"serviceAccountName": "deployer"}),
+            json!({
+                "serviceAccountName": "deployer",
+                "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "vars"}]},
+            }),
         ))
         .await;
     cluster
@@ -107,6 +124,22 @@ async fn a_tenant_release_applies_as_its_service_account_and_cross_namespace_ref
             "{apply:?}"
         );
     }
+    // So was reading its substitution variables.
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
+    let applied = config_maps.get("tenant").await.unwrap();
+    assert_eq!(applied.data.unwrap()["owner"], "team-a");
+    let reads: Vec<_> = audit
+        .iter()
+        .filter(|e| e.path == "/api/v1/namespaces/default/configmaps/vars")
+        .collect();
+    assert!(!reads.is_empty(), "substituteFrom was read");
+    assert!(
+        reads
+            .iter()
+            .all(|e| e.impersonated_user.as_deref()
+                == Some("system:serviceaccount:default:deployer")),
+        "{reads:?}"
+    );
     let status_writes: Vec<_> = audit
         .iter()
         .filter(|e| e.path.ends_with("/releases/tenant/status"))
@@ -138,7 +171,6 @@ async fn a_tenant_release_applies_as_its_service_account_and_cross_namespace_ref
         (stalled.status.as_str(), stalled.reason.as_str()),
         ("True", "AccessDenied")
     );
-    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), "default");
     assert!(config_maps.get_opt("intruder").await.unwrap().is_none());
     cluster.stop().await;
 }
