@@ -253,10 +253,18 @@ pub async fn verify(
         image: image.to_string(),
         reason,
     };
-    let checks = prepare(&request.authorities, trusted_root).map_err(invalid)?;
     let full = normalize(image).map_err(invalid)?;
     let parsed = sluice_oci::parse_reference(&full).map_err(|e| invalid(e.to_string()))?;
     let repository = format!("{}/{}", parsed.registry(), parsed.repository());
+    // A digest answered before is answered without parsing keys or
+    // compiling expressions: only valid requests are ever cached.
+    if let Some(digest) = parsed.digest()
+        && let Some(hit) = cache.get(&cache::key(&repository, digest, request, trusted_root))
+    {
+        tracing::debug!(%image, %digest, "cosign verification served from the cache");
+        return Ok(hit);
+    }
+    let checks = prepare(&request.authorities, trusted_root).map_err(invalid)?;
     let registry_error = |source| Error::Registry {
         image: image.to_string(),
         source,
