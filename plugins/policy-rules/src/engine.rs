@@ -4,11 +4,12 @@
 //! (policy, rule, resource) that the rule matched.
 
 use crate::conditions;
-use crate::matching::{self, Subject};
+use crate::matching::Subject;
 use crate::mutate::{self, NotApplied};
-use crate::pattern::{self, Mismatch};
+use crate::pattern::{Mismatch, Pattern};
 use crate::policy::{self, Action, Policy, Rule};
 use crate::vars::{self, Context, Evaluator, Missing};
+use jmespath::{Rcvar, Variable};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -89,6 +90,10 @@ pub struct Engine {
     ev: Evaluator,
     policies: Vec<Policy>,
     values: Values,
+    /// The context every resource's starts from.
+    template: Context,
+    /// Some rule may read `images`; otherwise it is not computed.
+    images: bool,
 }
 
 /// What one rule did to one resource.
@@ -121,10 +126,13 @@ impl Engine {
             }
         }
         if errors.is_empty() {
+            let images = policies.iter().flat_map(|p| &p.rules).any(reads_images);
             Ok(Engine {
                 ev,
                 policies,
                 values,
+                template: admission_template(),
+                images,
             })
         } else {
             Err(errors)
@@ -159,15 +167,45 @@ impl Engine {
         let mut out = Vec::new();
         for (index, resource) in resources.iter_mut().enumerate() {
             let mut found: Vec<(usize, RuleResult)> = Vec::new();
-            for phase in [Phase::Mutate, Phase::Validate] {
-                for (pi, p) in self.policies.iter().enumerate() {
-                    for rule in p.rules.iter().filter(|r| phase.of(r)) {
-                        if let Some(o) = self.rule(p, rule, resource, &ns_labels, phase) {
-                            let applied = matches!(o.status, Status::Pass | Status::Fail);
-                            found.push((pi, self.result(p, rule, index, o)));
-                            if p.apply_one && applied {
-                                break;
-                            }
+            // The resource's variable context, built when a rule first needs
+            // it and dropped after a mutate rule (which may change the resource).
+            let mut base: Option<Context> = None;
+            for (pi, p) in self.policies.iter().enumerate() {
+                for rule in p.rules.iter().filter(|r| r.mutates) {
+                    let selected = {
+                        let subject = subject(resource, &ns_labels);
+                        self.selects(p, rule, resource, &subject)
+                    };
+                    if !selected {
+                        continue;
+                    }
+                    let o = self.mutate_rule(p, rule, resource, &mut base);
+                    // A skip leaves the resource as it was; anything else may
+                    // have changed it.
+                    if o.as_ref().is_none_or(|o| o.status != Status::Skip) {
+                        base = None;
+                    }
+                    if let Some(o) = o {
+                        let applied = matches!(o.status, Status::Pass | Status::Fail);
+                        found.push((pi, self.result(p, rule, index, o)));
+                        if p.apply_one && applied {
+                            break;
+                        }
+                    }
+                }
+            }
+            // Validation changes nothing: the subject is read once.
+            let subject = subject(resource, &ns_labels);
+            for (pi, p) in self.policies.iter().enumerate() {
+                for rule in p.rules.iter().filter(|r| !r.mutates) {
+                    if !self.selects(p, rule, resource, &subject) {
+                        continue;
+                    }
+                    if let Some(o) = self.validate_rule(p, rule, resource, &mut base) {
+                        let applied = matches!(o.status, Status::Pass | Status::Fail);
+                        found.push((pi, self.result(p, rule, index, o)));
+                        if p.apply_one && applied {
+                            break;
                         }
                     }
                 }
@@ -176,6 +214,14 @@ impl Engine {
             out.extend(found.into_iter().map(|(_, r)| r));
         }
         out
+    }
+
+    /// Whether any rule mutates: without one, resources come back unchanged.
+    pub fn mutates(&self) -> bool {
+        self.policies
+            .iter()
+            .flat_map(|p| &p.rules)
+            .any(|r| r.mutates)
     }
 
     fn result(&self, p: &Policy, rule: &Rule, resource: usize, o: Outcome) -> RuleResult {
@@ -194,79 +240,112 @@ impl Engine {
         }
     }
 
-    fn rule(
+    /// Whether `rule` applies to the resource: the namespace of a namespaced
+    /// Policy, then `match` and `exclude`.
+    fn selects(&self, p: &Policy, rule: &Rule, resource: &Value, subject: &Subject) -> bool {
+        if p.namespace
+            .as_deref()
+            .is_some_and(|ns| ns != subject.namespace)
+        {
+            return false;
+        }
+        let Some(selects) = &rule.selects else {
+            return false;
+        };
+        let operation = self.operation(p, rule, resource);
+        let subject = match &operation {
+            Some(op) => Subject {
+                operation: op,
+                ..subject.clone()
+            },
+            None => subject.clone(),
+        };
+        selects.matches(&subject) && !rule.excludes.as_ref().is_some_and(|e| e.excludes(&subject))
+    }
+
+    /// A selected mutate rule's outcome: context, preconditions, then the patches.
+    fn mutate_rule(
         &self,
         p: &Policy,
         rule: &Rule,
         resource: &mut Value,
-        ns_labels: &HashMap<String, Map<String, Value>>,
-        phase: Phase,
+        base: &mut Option<Context>,
     ) -> Option<Outcome> {
+        let mut ctx = match self.prelude(p, rule, resource, base) {
+            Ok(ctx) => ctx,
+            Err(o) => return Some(o),
+        };
+        Some(self.mutate(rule.raw.get("mutate")?, &mut ctx, resource, 0))
+    }
+
+    fn validate_rule(
+        &self,
+        p: &Policy,
+        rule: &Rule,
+        resource: &Value,
+        base: &mut Option<Context>,
+    ) -> Option<Outcome> {
+        Some(match self.prelude(p, rule, resource, base) {
+            Ok(mut ctx) => self.validation(rule, &mut ctx, resource),
+            Err(o) => o,
+        })
+    }
+
+    /// The rule's context with its `context` entries loaded and its
+    /// preconditions holding; `Err` is the outcome when they do not.
+    fn prelude(
+        &self,
+        p: &Policy,
+        rule: &Rule,
+        resource: &Value,
+        base: &mut Option<Context>,
+    ) -> Result<Context, Outcome> {
         let raw = &rule.raw;
-        {
-            let namespace = resource
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if p.namespace.as_deref().is_some_and(|ns| ns != namespace) {
-                return None;
-            }
-            let operation = self.operation(p, rule, resource);
-            let operation = operation.as_deref().unwrap_or("CREATE");
-            let subject = Subject::of(resource, ns_labels.get(namespace), operation);
-            if !matching::matches(raw.get("match")?, &subject) {
-                return None;
-            }
-            if let Some(ex) = raw.get("exclude")
-                && matching::excluded(ex, &subject)
-            {
-                return None;
-            }
-        }
         let mut ctx = if rule.needs_context {
-            self.context(p, rule, resource)
+            self.context(p, rule, resource, base)
         } else {
             Context::new(Map::new())
         };
         if let Some(o) = self.load_context(raw.get("context"), &mut ctx) {
-            return Some(o);
+            return Err(o);
         }
         match conditions::evaluate(
             &self.ev,
             &ctx,
             raw.get("preconditions").unwrap_or(&Value::Null),
         ) {
-            Err(e) => return Some(Outcome::new(Status::Error, format!("preconditions: {e}"))),
-            Ok(Err(_)) => return Some(Outcome::new(Status::Skip, "preconditions not met")),
-            Ok(Ok(())) => {}
+            Err(e) => Err(Outcome::new(Status::Error, format!("preconditions: {e}"))),
+            Ok(Err(_)) => Err(Outcome::new(Status::Skip, "preconditions not met")),
+            Ok(Ok(())) => Ok(ctx),
         }
-        Some(match phase {
-            Phase::Mutate => self.mutate(raw.get("mutate")?, &mut ctx, resource, 0),
-            Phase::Validate => self
-                .unsupported(raw)
-                .unwrap_or_else(|| match raw.get("validate") {
-                    Some(v) => self.validate(&rule.name, v, &mut ctx, resource, 0),
-                    None => Outcome::new(
-                        Status::Skip,
-                        "the rule has no validate, mutate or other supported action",
-                    ),
-                }),
-        })
+    }
+
+    fn validation(&self, rule: &Rule, ctx: &mut Context, resource: &Value) -> Outcome {
+        let raw = &rule.raw;
+        self.unsupported(raw)
+            .unwrap_or_else(|| match raw.get("validate") {
+                Some(v) => self.validate(rule, v, None, ctx, resource, 0),
+                None => Outcome::new(
+                    Status::Skip,
+                    "the rule has no validate, mutate or other supported action",
+                ),
+            })
     }
 
     /// Rule kinds the plugin cannot evaluate: reported, never passed.
     fn unsupported(&self, raw: &Value) -> Option<Outcome> {
+        let validate = raw.get("validate");
         let why = if raw.get("generate").is_some() {
             "generate rules are not evaluated by the rules plugin (they create other resources in a cluster)"
         } else if raw.get("verifyImages").is_some() {
             "verifyImages rules are not evaluated by the rules plugin yet (image signatures need the cosign capability)"
-        } else if raw.pointer("/validate/podSecurity").is_some() {
+        } else if validate.is_some_and(|v| v.get("podSecurity").is_some()) {
             "validate.podSecurity is not evaluated by the rules plugin; write the controls as patterns"
-        } else if raw.pointer("/validate/cel").is_some() {
+        } else if validate.is_some_and(|v| v.get("cel").is_some()) {
             "validate.cel (CEL expressions) is not evaluated by the rules plugin"
-        } else if raw.pointer("/validate/assert").is_some() {
+        } else if validate.is_some_and(|v| v.get("assert").is_some()) {
             "validate.assert (assertion trees) is not evaluated by the rules plugin"
-        } else if raw.pointer("/validate/manifests").is_some() {
+        } else if validate.is_some_and(|v| v.get("manifests").is_some()) {
             "validate.manifests (signed manifests) is not evaluated by the rules plugin"
         } else {
             return None;
@@ -293,11 +372,15 @@ impl Engine {
         resource: &Value,
         mut f: impl FnMut(&str, &Value),
     ) {
+        if self.values.global_values.is_empty() && self.values.policies.is_empty() {
+            return;
+        }
         for (k, v) in &self.values.global_values {
             f(k, v);
         }
         let name = resource
-            .pointer("/metadata/name")
+            .get("metadata")
+            .and_then(|m| m.get("name"))
             .and_then(Value::as_str)
             .unwrap_or("");
         let base = p.id.rsplit('/').next().unwrap_or(&p.id);
@@ -332,29 +415,35 @@ impl Engine {
         }
     }
 
-    fn context(&self, p: &Policy, rule: &Rule, resource: &Value) -> Context {
-        let namespace = resource
-            .pointer("/metadata/namespace")
-            .cloned()
-            .unwrap_or(json!(""));
-        let mut root = Map::new();
-        root.insert(
-            "request".into(),
-            json!({
-                "operation": "CREATE",
-                "object": resource,
-                "oldObject": null,
-                "namespace": namespace,
-                "userInfo": {"username": "", "groups": []},
-                "roles": [],
-                "clusterRoles": [],
-            }),
-        );
-        root.insert("serviceAccountName".into(), json!(""));
-        root.insert("serviceAccountNamespace".into(), json!(""));
-        root.insert("images".into(), images(resource));
-        let mut ctx = Context::new(root);
+    /// The rule's context: the resource's (built once, into `base`) plus
+    /// the test values for this rule.
+    fn context(
+        &self,
+        p: &Policy,
+        rule: &Rule,
+        resource: &Value,
+        base: &mut Option<Context>,
+    ) -> Context {
+        let mut ctx = base
+            .get_or_insert_with(|| self.resource_context(resource))
+            .clone();
         self.each_value(p, rule, resource, |k, v| ctx.set(k, v.clone()));
+        ctx
+    }
+
+    /// Kyverno's admission context for a rendered resource:
+    /// `request.object`, `request.namespace` and `images`.
+    fn resource_context(&self, resource: &Value) -> Context {
+        let mut ctx = self.template.clone();
+        let namespace = resource
+            .get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .map_or_else(|| vars::to_var(&json!("")), vars::to_var);
+        ctx.set_var("request.namespace", namespace);
+        ctx.set_var("request.object", vars::to_var(resource));
+        if self.images {
+            ctx.set("images", images(resource));
+        }
         ctx
     }
 
@@ -424,16 +513,24 @@ impl Engine {
         None
     }
 
+    /// One validate block (the rule's, or a foreach entry's, whose own
+    /// `message` wins over the `inherited` one).
     fn validate(
         &self,
-        rule: &str,
+        r: &Rule,
         v: &Value,
+        inherited: Option<&Value>,
         ctx: &mut Context,
         resource: &Value,
         nesting: usize,
     ) -> Outcome {
+        let rule = r.name.as_str();
         let message = |ctx: &Context| {
-            let raw = v.get("message").and_then(Value::as_str).unwrap_or("");
+            let raw = v
+                .get("message")
+                .or(inherited)
+                .and_then(Value::as_str)
+                .unwrap_or("");
             match vars::substitute_str(&self.ev, ctx, raw, Missing::Error) {
                 Ok(Value::String(s)) => s,
                 Ok(other) => other.to_string(),
@@ -441,10 +538,10 @@ impl Engine {
             }
         };
         if let Some(list) = v.get("foreach").and_then(Value::as_array) {
-            return self.validate_foreach(rule, list, v.get("message"), ctx, resource, nesting);
+            return self.validate_foreach(r, list, v.get("message"), ctx, resource, nesting);
         }
         if let Some(p) = v.get("pattern") {
-            let p = match self.subst(ctx, p) {
+            let p = match self.pattern(r, ctx, p) {
                 Ok(p) => p,
                 Err(e) => {
                     return Outcome::new(
@@ -453,7 +550,7 @@ impl Engine {
                     );
                 }
             };
-            return match pattern::validate(resource, &p) {
+            return match p.check(resource) {
                 Ok(()) => Outcome::new(Status::Pass, format!("validation rule '{rule}' passed.")),
                 Err(Mismatch::Skip { message: why, .. }) => {
                     Outcome::new(Status::Skip, format!("rule skipped: {why}"))
@@ -474,7 +571,7 @@ impl Engine {
             let mut first_path = None;
             let mut skipped = 0;
             for (i, p) in list.iter().enumerate() {
-                let p = match self.subst(ctx, p) {
+                let p = match self.pattern(r, ctx, p) {
                     Ok(p) => p,
                     Err(e) => {
                         return Outcome::new(
@@ -483,7 +580,7 @@ impl Engine {
                         );
                     }
                 };
-                match pattern::validate(resource, &p) {
+                match p.check(resource) {
                     Ok(()) => {
                         return Outcome::new(
                             Status::Pass,
@@ -545,6 +642,20 @@ impl Engine {
         )
     }
 
+    /// A pattern of the rule ready to check: prepared at load, or prepared
+    /// now from its variables' values.
+    fn pattern<'r>(
+        &self,
+        rule: &'r Rule,
+        ctx: &Context,
+        p: &Value,
+    ) -> Result<Cow<'r, Pattern>, String> {
+        if let Some(prepared) = rule.prepared(p) {
+            return Ok(Cow::Borrowed(prepared));
+        }
+        Ok(Cow::Owned(Pattern::new(&*self.subst(ctx, p)?)))
+    }
+
     /// The value with its variables replaced; borrowed when it has none.
     fn subst<'v>(&self, ctx: &Context, v: &'v Value) -> Result<Cow<'v, Value>, String> {
         if vars::tree_has_vars(v) {
@@ -554,34 +665,41 @@ impl Engine {
         }
     }
 
-    fn elements(&self, ctx: &Context, fe: &Value) -> Result<Vec<Value>, String> {
+    /// A foreach `list`'s items, as JMESPath data for the element variables.
+    fn elements(&self, ctx: &Context, fe: &Value) -> Result<Vec<Rcvar>, String> {
         let list = fe.get("list").and_then(Value::as_str).unwrap_or("");
         let expr = match vars::substitute_str(&self.ev, ctx, list, Missing::Error)? {
             Value::String(s) => s,
-            other => return Ok(other.as_array().cloned().unwrap_or_default()),
+            other => {
+                return Ok(other
+                    .as_array()
+                    .map(|a| a.iter().map(vars::to_var).collect())
+                    .unwrap_or_default());
+            }
         };
         let expr = expr
             .trim()
             .trim_start_matches("{{")
             .trim_end_matches("}}")
             .trim();
-        Ok(match ctx.query(&self.ev, expr)? {
-            Value::Array(a) => a,
-            Value::Null => Vec::new(),
-            other => vec![other],
+        let found = ctx.query_var(&self.ev, expr)?;
+        Ok(match &*found {
+            Variable::Array(a) => a.clone(),
+            Variable::Null => Vec::new(),
+            _ => vec![found],
         })
     }
 
-    fn set_element(ctx: &mut Context, element: &Value, index: usize, nesting: usize) {
-        ctx.set("element", element.clone());
+    fn set_element(ctx: &mut Context, element: &Rcvar, index: usize, nesting: usize) {
+        ctx.set_var("element", element.clone());
         ctx.set("elementIndex", json!(index));
-        ctx.set(&format!("element{nesting}"), element.clone());
+        ctx.set_var(&format!("element{nesting}"), element.clone());
         ctx.set(&format!("elementIndex{nesting}"), json!(index));
     }
 
     fn validate_foreach(
         &self,
-        rule: &str,
+        rule: &Rule,
         list: &[Value],
         message: Option<&Value>,
         ctx: &mut Context,
@@ -618,19 +736,21 @@ impl Engine {
                     Ok(Err(_)) => continue,
                     Ok(Ok(())) => {}
                 }
-                let target = match (scope, element) {
-                    (Some(false), _) => resource,
-                    (_, Value::Object(_)) => element,
-                    _ => resource,
+                // An object element is what patterns check (as JSON), unless
+                // `elementScope: false`; deny reads only the context.
+                let checks = fe.get("pattern").is_some() || fe.get("anyPattern").is_some();
+                let object = match (scope, &**element) {
+                    (Some(false), _) => None,
+                    (_, Variable::Object(_)) if checks => {
+                        Some(serde_json::to_value(&**element).unwrap_or(Value::Null))
+                    }
+                    _ => None,
                 };
+                let target = object.as_ref().unwrap_or(resource);
                 let o = if let Some(nested) = fe.get("foreach").and_then(Value::as_array) {
                     self.validate_foreach(rule, nested, message, &mut inner, resource, nesting + 1)
                 } else {
-                    let mut body = fe.clone();
-                    if let (Some(b), Some(m)) = (body.as_object_mut(), message) {
-                        b.entry("message").or_insert_with(|| m.clone());
-                    }
-                    self.validate(rule, &body, &mut inner, target, nesting + 1)
+                    self.validate(rule, fe, message, &mut inner, target, nesting + 1)
                 };
                 match o.status {
                     Status::Skip => continue,
@@ -652,7 +772,10 @@ impl Engine {
                 "rule skipped: no element of the foreach list applies",
             )
         } else {
-            Outcome::new(Status::Pass, format!("validation rule '{rule}' passed."))
+            Outcome::new(
+                Status::Pass,
+                format!("validation rule '{}' passed.", rule.name),
+            )
         }
     }
 
@@ -681,7 +804,7 @@ impl Engine {
                 }
                 for (i, element) in elements.iter().enumerate() {
                     let mut inner = ctx.clone();
-                    inner.set("request.object", resource.clone());
+                    inner.set_var("request.object", vars::to_var(resource));
                     Self::set_element(&mut inner, element, i, nesting);
                     if let Some(o) = self.load_context(fe.get("context"), &mut inner) {
                         if o.status == Status::Skip {
@@ -760,22 +883,46 @@ impl Engine {
         if *resource == before {
             Outcome::new(Status::Skip, "no patches applied")
         } else {
-            ctx.set("request.object", resource.clone());
             Outcome::new(Status::Pass, "resource patched")
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Mutate,
-    Validate,
+/// What `match` and `exclude` read of a resource (the operation is
+/// `CREATE` unless values say otherwise).
+fn subject<'a>(
+    resource: &'a Value,
+    ns_labels: &'a HashMap<String, Map<String, Value>>,
+) -> Subject<'a> {
+    let mut s = Subject::of(resource, None, "CREATE");
+    s.namespace_labels = ns_labels.get(s.namespace);
+    s
 }
 
-impl Phase {
-    fn of(self, rule: &Rule) -> bool {
-        (rule.raw.get("mutate").is_some()) == (self == Phase::Mutate)
-    }
+/// What Kyverno's admission context holds for every rendered resource: a
+/// `CREATE` by nobody.
+fn admission_template() -> Context {
+    let mut root = Map::new();
+    root.insert(
+        "request".into(),
+        json!({
+            "operation": "CREATE",
+            "oldObject": null,
+            "userInfo": {"username": "", "groups": []},
+            "roles": [],
+            "clusterRoles": [],
+        }),
+    );
+    root.insert("serviceAccountName".into(), json!(""));
+    root.insert("serviceAccountNamespace".into(), json!(""));
+    Context::new(root)
+}
+
+/// Whether a rule may read the `images` variable: it names it. (Reading it
+/// unnamed would take a query of the whole context, such as `values(@)` at
+/// the top of an expression, which Kyverno's policies do not write.)
+fn reads_images(rule: &Rule) -> bool {
+    rule.raw.to_string().contains("images")
 }
 
 /// Kyverno's `images` variable: for each container of a pod spec, its
@@ -787,7 +934,7 @@ fn images(resource: &Value) -> Value {
         "/spec/jobTemplate/spec/template/spec",
     ]
     .into_iter()
-    .filter_map(|p| resource.pointer(p))
+    .filter_map(|p| p.split('/').skip(1).try_fold(resource, |v, k| v.get(k)))
     .find(|s| s.get("containers").is_some());
     let mut out = Map::new();
     let Some(spec) = spec else {

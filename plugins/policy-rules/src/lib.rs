@@ -88,6 +88,16 @@ pub fn evaluate(config: &str, resources: Vec<Value>) -> Result<Evaluation, Vec<S
     let config: Config =
         serde_json::from_str(config).map_err(|e| vec![format!("invalid config: {e}")])?;
     let engine = Engine::new(&config.policies, config.variables)?;
+    if !engine.mutates() {
+        // Nothing can change: no copy to compare against.
+        let mut resources = resources;
+        let results = engine.run(&mut resources);
+        return Ok(Evaluation {
+            results,
+            resources,
+            mutated: false,
+        });
+    }
     let mut out = resources.clone();
     let results = engine.run(&mut out);
     let mutated = out != resources;
@@ -120,18 +130,13 @@ mod bindings {
     }
 
     fn resource_ref(object: &Value) -> ResourceRef {
-        let s = |p: &str| {
-            object
-                .pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
+        let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_owned();
+        let meta = |k: &str| object.get("metadata").and_then(|m| m.get(k));
         ResourceRef {
-            api_version: s("/apiVersion"),
-            kind: s("/kind"),
-            namespace: s("/metadata/namespace"),
-            name: s("/metadata/name"),
+            api_version: s(object.get("apiVersion")),
+            kind: s(object.get("kind")),
+            namespace: s(meta("namespace")),
+            name: s(meta("name")),
         }
     }
 
@@ -168,7 +173,9 @@ mod bindings {
             })?;
             let mut diagnostics = Vec::with_capacity(out.results.len());
             let mut verdict = Verdict::Allow;
-            for r in &out.results {
+            // Each resource's reference, read once however many rules matched it.
+            let mut refs: Vec<Option<ResourceRef>> = vec![None; out.resources.len()];
+            for r in out.results {
                 let severity = match r.status {
                     Status::Fail if r.enforce => Severity::Error,
                     Status::Error => Severity::Error,
@@ -181,11 +188,14 @@ mod bindings {
                     (_, v) => v,
                 };
                 let manifest = &request.manifests[r.resource];
+                let resource = refs[r.resource]
+                    .get_or_insert_with(|| resource_ref(&out.resources[r.resource]))
+                    .clone();
                 diagnostics.push(Diagnostic {
                     severity,
-                    message: r.message.clone(),
-                    resource: Some(resource_ref(&out.resources[r.resource])),
-                    field_path: r.field_path.clone(),
+                    message: r.message,
+                    resource: Some(resource),
+                    field_path: r.field_path,
                     location: manifest.origin.clone(),
                     code: Some(format!("{}:{}:{}", r.status.as_str(), r.policy, r.rule)),
                 });

@@ -7,7 +7,7 @@
 //! a filter with only those matches any resource in `match` and excludes
 //! nothing in `exclude`.
 
-use crate::wildcard;
+use crate::wildcard::{self, Glob};
 use serde_json::{Map, Value};
 
 /// What matching needs to know about one resource.
@@ -31,160 +31,229 @@ impl<'a> Subject<'a> {
         namespace_labels: Option<&'a Map<String, Value>>,
         operation: &'a str,
     ) -> Self {
-        let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("");
-        let api = s("/apiVersion");
+        let s = |v: Option<&'a Value>| v.and_then(Value::as_str).unwrap_or("");
+        let meta = object.get("metadata");
+        let field = |k: &str| meta.and_then(|m| m.get(k));
+        let api = s(object.get("apiVersion"));
         let (group, version) = api.rsplit_once('/').unwrap_or(("", api));
         Subject {
             group,
             version,
-            kind: s("/kind"),
-            name: s("/metadata/name"),
-            namespace: s("/metadata/namespace"),
-            labels: object
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object),
-            annotations: object
-                .pointer("/metadata/annotations")
-                .and_then(Value::as_object),
+            kind: s(object.get("kind")),
+            name: s(field("name")),
+            namespace: s(field("namespace")),
+            labels: field("labels").and_then(Value::as_object),
+            annotations: field("annotations").and_then(Value::as_object),
             namespace_labels,
             operation,
         }
     }
 }
 
-/// Whether a rule's `match` block selects the subject.
-pub fn matches(block: &Value, r: &Subject) -> bool {
-    if let Some(any) = block
-        .get("any")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        return any.iter().any(|f| filter(f, r, true));
-    }
-    if let Some(all) = block
-        .get("all")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        return all.iter().all(|f| filter(f, r, true));
-    }
-    filter(block, r, true)
+/// A rule's `match` or `exclude` block, read once when the policy loads.
+#[derive(Debug, Clone)]
+pub struct Block {
+    mode: Mode,
+    /// `None`: a filter with no resource description (user-only).
+    filters: Vec<Option<Description>>,
 }
 
-/// Whether a rule's `exclude` block removes the subject.
-pub fn excluded(block: &Value, r: &Subject) -> bool {
-    if let Some(any) = block
-        .get("any")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        return any.iter().any(|f| filter(f, r, false));
-    }
-    if let Some(all) = block
-        .get("all")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-    {
-        return all.iter().all(|f| filter(f, r, false));
-    }
-    filter(block, r, false)
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Any,
+    All,
+    /// The legacy single `resources` block.
+    One,
 }
 
-/// One `{resources: …}` filter. An empty description matches in `match`
-/// (user-only filters) and does not in `exclude`.
-fn filter(f: &Value, r: &Subject, in_match: bool) -> bool {
-    let Some(d) = f
-        .get("resources")
-        .and_then(Value::as_object)
-        .filter(|d| !d.is_empty())
-    else {
-        return in_match;
-    };
-    description(d, r)
+#[derive(Debug, Clone)]
+struct Description {
+    kinds: Vec<Kind>,
+    name: Option<Glob>,
+    names: Vec<Glob>,
+    namespaces: Vec<Glob>,
+    operations: Vec<String>,
+    annotations: Option<Map<String, Value>>,
+    selector: Option<Value>,
+    namespace_selector: Option<Value>,
 }
 
-fn strings(v: Option<&Value>) -> Vec<&str> {
+/// A `kinds` entry split into group, version and kind (wildcards allowed).
+#[derive(Debug, Clone)]
+enum Kind {
+    Is {
+        group: Glob,
+        version: Glob,
+        kind: Glob,
+    },
+    /// A subresource or a malformed entry: rendered manifests are whole
+    /// objects, so it never matches.
+    Never,
+}
+
+impl Block {
+    pub fn new(block: &Value) -> Block {
+        let list = |key: &str| {
+            block
+                .get(key)
+                .and_then(Value::as_array)
+                .filter(|a| !a.is_empty())
+        };
+        let (mode, filters) = if let Some(any) = list("any") {
+            (Mode::Any, any.iter().map(Description::of).collect())
+        } else if let Some(all) = list("all") {
+            (Mode::All, all.iter().map(Description::of).collect())
+        } else {
+            (Mode::One, vec![Description::of(block)])
+        };
+        Block { mode, filters }
+    }
+
+    /// Whether a `match` block selects the subject.
+    pub fn matches(&self, r: &Subject) -> bool {
+        self.holds(r, true)
+    }
+
+    /// Whether an `exclude` block removes the subject.
+    pub fn excludes(&self, r: &Subject) -> bool {
+        self.holds(r, false)
+    }
+
+    /// An empty description matches in `match` (user-only filters) and does
+    /// not in `exclude`.
+    fn holds(&self, r: &Subject, in_match: bool) -> bool {
+        let one = |d: &Option<Description>| d.as_ref().map_or(in_match, |d| d.holds(r));
+        match self.mode {
+            Mode::Any => self.filters.iter().any(one),
+            Mode::All | Mode::One => self.filters.iter().all(one),
+        }
+    }
+}
+
+fn globs(v: Option<&Value>) -> Vec<Glob> {
+    strings(v).iter().map(|s| Glob::new(s)).collect()
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
     v.and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
-fn description(d: &Map<String, Value>, r: &Subject) -> bool {
-    let kinds = strings(d.get("kinds"));
-    if !kinds.is_empty() && !kinds.iter().any(|k| kind_matches(k, r)) {
-        return false;
+impl Description {
+    /// The `resources` of one filter; `None` when it has none.
+    fn of(f: &Value) -> Option<Description> {
+        let d = f
+            .get("resources")
+            .and_then(Value::as_object)
+            .filter(|d| !d.is_empty())?;
+        Some(Description {
+            kinds: strings(d.get("kinds"))
+                .iter()
+                .map(|k| Kind::new(k))
+                .collect(),
+            name: d.get("name").and_then(Value::as_str).map(Glob::new),
+            names: globs(d.get("names")),
+            namespaces: globs(d.get("namespaces")),
+            operations: strings(d.get("operations")),
+            annotations: d.get("annotations").and_then(Value::as_object).cloned(),
+            selector: d.get("selector").filter(|s| !s.is_null()).cloned(),
+            namespace_selector: d.get("namespaceSelector").filter(|s| !s.is_null()).cloned(),
+        })
     }
-    if let Some(name) = d.get("name").and_then(Value::as_str)
-        && !wildcard::matches(name, r.name)
-    {
-        return false;
-    }
-    let names = strings(d.get("names"));
-    if !names.is_empty() && !names.iter().any(|n| wildcard::matches(n, r.name)) {
-        return false;
-    }
-    let namespaces = strings(d.get("namespaces"));
-    if !namespaces.is_empty() {
-        // A Namespace is matched by its own name, as in Kyverno.
-        let ns = if r.kind == "Namespace" {
-            r.name
-        } else {
-            r.namespace
-        };
-        if !namespaces.iter().any(|n| wildcard::matches(n, ns)) {
+
+    fn holds(&self, r: &Subject) -> bool {
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k.matches(r)) {
             return false;
         }
-    }
-    let operations = strings(d.get("operations"));
-    if !operations.is_empty() && !operations.contains(&r.operation) {
-        return false;
-    }
-    if let Some(Value::Object(want)) = d.get("annotations") {
-        let ok = want.iter().all(|(k, v)| {
-            let have = r.annotations.and_then(|a| a.get(k)).and_then(Value::as_str);
-            match (have, v.as_str()) {
-                (Some(h), Some(w)) => wildcard::matches(w, h),
-                _ => false,
+        if let Some(name) = &self.name
+            && !name.matches(r.name)
+        {
+            return false;
+        }
+        if !self.names.is_empty() && !self.names.iter().any(|n| n.matches(r.name)) {
+            return false;
+        }
+        if !self.namespaces.is_empty() {
+            // A Namespace is matched by its own name, as in Kyverno.
+            let ns = if r.kind == "Namespace" {
+                r.name
+            } else {
+                r.namespace
+            };
+            if !self.namespaces.iter().any(|n| n.matches(ns)) {
+                return false;
             }
-        });
-        if !ok {
+        }
+        if !self.operations.is_empty() && !self.operations.iter().any(|o| o == r.operation) {
             return false;
         }
-    }
-    if let Some(sel) = d.get("selector").filter(|s| !s.is_null())
-        && !selector_matches(sel, r.labels)
-    {
-        return false;
-    }
-    if let Some(sel) = d.get("namespaceSelector").filter(|s| !s.is_null()) {
-        if r.namespace.is_empty() && r.kind != "Namespace" {
+        if let Some(want) = &self.annotations {
+            let ok = want.iter().all(|(k, v)| {
+                let have = r.annotations.and_then(|a| a.get(k)).and_then(Value::as_str);
+                match (have, v.as_str()) {
+                    (Some(h), Some(w)) => wildcard::matches(w, h),
+                    _ => false,
+                }
+            });
+            if !ok {
+                return false;
+            }
+        }
+        if let Some(sel) = &self.selector
+            && !selector_matches(sel, r.labels)
+        {
             return false;
         }
-        if !selector_matches(sel, r.namespace_labels) {
-            return false;
+        if let Some(sel) = &self.namespace_selector {
+            if r.namespace.is_empty() && r.kind != "Namespace" {
+                return false;
+            }
+            if !selector_matches(sel, r.namespace_labels) {
+                return false;
+            }
         }
+        true
     }
-    true
 }
 
-/// `Kind`, `Kind/subresource`, `version/Kind`, `group/version/Kind`, any part a wildcard.
-fn kind_matches(entry: &str, r: &Subject) -> bool {
-    let parts: Vec<&str> = entry.split('/').collect();
-    let (group, version, kind, sub) = match parts.as_slice() {
-        [k] => ("*", "*", *k, ""),
-        [a, b] if a.starts_with(|c: char| c.is_ascii_uppercase()) => ("*", "*", *a, *b),
-        [v, k] => ("*", *v, *k, ""),
-        [g, v, k] => (*g, *v, *k, ""),
-        [g, v, k, s] => (*g, *v, *k, *s),
-        _ => return false,
-    };
-    // Rendered manifests are whole objects, never subresources.
-    if !sub.is_empty() && sub != "*" {
-        return false;
+impl Kind {
+    /// `Kind`, `Kind/subresource`, `version/Kind`, `group/version/Kind`, any part a wildcard.
+    fn new(entry: &str) -> Kind {
+        let parts: Vec<&str> = entry.split('/').collect();
+        let (group, version, kind, sub) = match parts.as_slice() {
+            [k] => ("*", "*", *k, ""),
+            [a, b] if a.starts_with(|c: char| c.is_ascii_uppercase()) => ("*", "*", *a, *b),
+            [v, k] => ("*", *v, *k, ""),
+            [g, v, k] => (*g, *v, *k, ""),
+            [g, v, k, s] => (*g, *v, *k, *s),
+            _ => return Kind::Never,
+        };
+        if !sub.is_empty() && sub != "*" {
+            return Kind::Never;
+        }
+        Kind::Is {
+            group: Glob::new(group),
+            version: Glob::new(version),
+            kind: Glob::new(kind),
+        }
     }
-    wildcard::matches(group, r.group)
-        && wildcard::matches(version, r.version)
-        && wildcard::matches(kind, r.kind)
+
+    fn matches(&self, r: &Subject) -> bool {
+        match self {
+            Kind::Is {
+                group,
+                version,
+                kind,
+            } => kind.matches(r.kind) && group.matches(r.group) && version.matches(r.version),
+            Kind::Never => false,
+        }
+    }
 }
 
 /// A label selector (`matchLabels`, `matchExpressions`); values may be wildcards.
@@ -226,6 +295,14 @@ mod tests {
 
     fn subject(o: &Value) -> Subject<'_> {
         Subject::of(o, None, "CREATE")
+    }
+
+    fn matches(block: &Value, r: &Subject) -> bool {
+        Block::new(block).matches(r)
+    }
+
+    fn excluded(block: &Value, r: &Subject) -> bool {
+        Block::new(block).excludes(r)
     }
 
     #[test]

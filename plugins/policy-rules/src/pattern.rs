@@ -10,6 +10,7 @@ use crate::anchor::{self, Anchor};
 use crate::quantity::{parse_duration, parse_quantity};
 use crate::wildcard;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// Why a resource does not satisfy a pattern.
@@ -120,9 +121,83 @@ impl<'a> At<'a> {
 
 type Outcome = Result<(), Mismatch>;
 
+/// A pattern prepared once per rule: anchors parsed and put in Kyverno's
+/// order, so checking a resource parses and allocates nothing unless it fails.
+#[derive(Debug, Clone)]
+pub struct Pattern(Node);
+
+#[derive(Debug, Clone)]
+enum Node {
+    Map(MapNode),
+    /// A map with wildcard keys: expanded against each resource's keys, then
+    /// prepared.
+    Expand(Map<String, Value>),
+    Array(Vec<Node>),
+    Scalar(Value),
+}
+
+#[derive(Debug, Clone)]
+struct MapNode {
+    /// Anchored keys, in `anchor_key` order.
+    anchors: Vec<(Anchor, String, Node)>,
+    /// Plain keys (and `+()`), those holding anchors first.
+    plain: Vec<(String, Node)>,
+}
+
+impl Pattern {
+    pub fn new(pattern: &Value) -> Pattern {
+        Pattern(Node::new(pattern))
+    }
+
+    /// Checks `resource` against the pattern from the root.
+    pub fn check(&self, resource: &Value) -> Outcome {
+        element(resource, &self.0, &At::ROOT)
+    }
+}
+
+impl Node {
+    fn new(pattern: &Value) -> Node {
+        match pattern {
+            Value::Object(m) if m.keys().any(|k| wildcard::has_wildcard(k)) => {
+                Node::Expand(m.clone())
+            }
+            Value::Object(m) => Node::Map(MapNode::new(m)),
+            Value::Array(a) => Node::Array(a.iter().map(Node::new).collect()),
+            scalar => Node::Scalar(scalar.clone()),
+        }
+    }
+}
+
+impl MapNode {
+    fn new(pattern: &Map<String, Value>) -> MapNode {
+        let mut anchors: Vec<(String, Anchor, &str, &Value)> = Vec::new();
+        let mut plain: Vec<(bool, &str, &Value)> = Vec::new();
+        for (k, v) in pattern {
+            match anchor::parse(k).ok().flatten() {
+                Some((Anchor::AddIfNotPresent, key)) => plain.push((!has_nested_anchor(v), key, v)),
+                Some((a, key)) => anchors.push((anchor_key(a, key), a, key, v)),
+                None => plain.push((!has_nested_anchor(v), k, v)),
+            }
+        }
+        // Both sorts are stable, as Kyverno's are.
+        anchors.sort_by(|a, b| a.0.cmp(&b.0));
+        plain.sort_by_key(|p| p.0);
+        MapNode {
+            anchors: anchors
+                .into_iter()
+                .map(|(_, a, k, v)| (a, k.to_owned(), Node::new(v)))
+                .collect(),
+            plain: plain
+                .into_iter()
+                .map(|(_, k, v)| (k.to_owned(), Node::new(v)))
+                .collect(),
+        }
+    }
+}
+
 /// Checks `resource` against `pattern` from the root.
 pub fn validate(resource: &Value, pattern: &Value) -> Outcome {
-    element(resource, pattern, &At::ROOT)
+    Pattern::new(pattern).check(resource)
 }
 
 fn fail(path: &At, message: String) -> Outcome {
@@ -132,10 +207,17 @@ fn fail(path: &At, message: String) -> Outcome {
     })
 }
 
-fn element(resource: &Value, pattern: &Value, path: &At) -> Outcome {
+fn element(resource: &Value, pattern: &Node, path: &At) -> Outcome {
     match pattern {
-        Value::Object(p) => match resource {
-            Value::Object(r) => map(r, p, path),
+        Node::Map(_) | Node::Expand(_) => match resource {
+            Value::Object(r) => match pattern {
+                Node::Expand(p) => {
+                    let expanded = expand_wildcard_keys(p, r);
+                    map(r, &MapNode::new(&expanded), path)
+                }
+                Node::Map(p) => map(r, p, path),
+                _ => unreachable!("matched as a map above"),
+            },
             _ => fail(
                 path,
                 format!(
@@ -145,7 +227,7 @@ fn element(resource: &Value, pattern: &Value, path: &At) -> Outcome {
                 ),
             ),
         },
-        Value::Array(p) => match resource {
+        Node::Array(p) => match resource {
             Value::Array(r) => array(r, p, path),
             _ => fail(
                 path,
@@ -155,7 +237,7 @@ fn element(resource: &Value, pattern: &Value, path: &At) -> Outcome {
                 ),
             ),
         },
-        scalar => {
+        Node::Scalar(scalar) => {
             let ok = match resource {
                 Value::Array(items) => items.iter().all(|i| value_matches(i, scalar)),
                 r => value_matches(r, scalar),
@@ -163,39 +245,31 @@ fn element(resource: &Value, pattern: &Value, path: &At) -> Outcome {
             if ok {
                 Ok(())
             } else {
-                fail(
-                    path,
-                    format!(
-                        "resource value '{}' does not match '{}' at path {}",
-                        show(resource),
-                        show(scalar),
-                        path.kyverno()
-                    ),
-                )
+                scalar_fail(resource, scalar, path)
             }
         }
     }
 }
 
-fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &At) -> Outcome {
-    let expanded = expand_wildcard_keys(pattern, resource);
-    let pattern = expanded.as_ref().unwrap_or(pattern);
-    let mut anchors: Vec<(Anchor, &str, &Value)> = Vec::new();
-    let mut plain: Vec<(&str, &Value)> = Vec::new();
-    for (k, v) in pattern {
-        match anchor::parse(k).ok().flatten() {
-            Some((Anchor::AddIfNotPresent, key)) => plain.push((key, v)),
-            Some((a, key)) => anchors.push((a, key, v)),
-            None => plain.push((k, v)),
-        }
-    }
-    anchors.sort_by_key(anchor_key);
-    for (a, key, pat) in anchors {
+fn scalar_fail(resource: &Value, scalar: &Value, path: &At) -> Outcome {
+    fail(
+        path,
+        format!(
+            "resource value '{}' does not match '{}' at path {}",
+            show(resource),
+            show(scalar),
+            path.kyverno()
+        ),
+    )
+}
+
+fn map(resource: &Map<String, Value>, pattern: &MapNode, path: &At) -> Outcome {
+    for (a, key, pat) in &pattern.anchors {
         let at = path.key(key);
         let present = resource.get(key);
         match a {
             Anchor::Condition | Anchor::Global => {
-                let global = a == Anchor::Global;
+                let global = *a == Anchor::Global;
                 match present {
                     Some(v) => {
                         if let Err(e) = element(v, pat, &at) {
@@ -239,15 +313,15 @@ fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &At) -
                     existence(v, pat, &at)?;
                 }
             }
-            Anchor::AddIfNotPresent => unreachable!("treated as a plain key above"),
+            Anchor::AddIfNotPresent => unreachable!("treated as a plain key when prepared"),
         }
     }
-    // Keys whose values hold anchors go first, as in Kyverno, so their skips win.
-    plain.sort_by_cached_key(|(_, v)| !has_nested_anchor(v));
-    for (key, pat) in plain {
+    for (key, pat) in &pattern.plain {
         let at = path.key(key);
         let value = resource.get(key).unwrap_or(&Value::Null);
-        if pat.as_str() == Some("*") {
+        if let Node::Scalar(Value::String(s)) = pat
+            && s == "*"
+        {
             if value.is_null() {
                 return fail(
                     &at,
@@ -261,8 +335,9 @@ fn map(resource: &Map<String, Value>, pattern: &Map<String, Value>, path: &At) -
     Ok(())
 }
 
-fn anchor_key(a: &(Anchor, &str, &Value)) -> String {
-    let prefix = match a.0 {
+/// The order anchors are evaluated in: Kyverno sorts the anchored keys as text.
+fn anchor_key(a: Anchor, key: &str) -> String {
+    let prefix = match a {
         Anchor::Condition => "",
         Anchor::Equality => "=",
         Anchor::Existence => "^",
@@ -270,10 +345,10 @@ fn anchor_key(a: &(Anchor, &str, &Value)) -> String {
         Anchor::Global => "<",
         Anchor::AddIfNotPresent => "+",
     };
-    format!("{prefix}({})", a.1)
+    format!("{prefix}({key})")
 }
 
-fn existence(resource: &Value, pattern: &Value, path: &At) -> Outcome {
+fn existence(resource: &Value, pattern: &Node, path: &At) -> Outcome {
     let Value::Array(items) = resource else {
         return fail(
             path,
@@ -284,7 +359,7 @@ fn existence(resource: &Value, pattern: &Value, path: &At) -> Outcome {
             ),
         );
     };
-    let Value::Array(patterns) = pattern else {
+    let Node::Array(patterns) = pattern else {
         return fail(
             path,
             format!(
@@ -311,7 +386,7 @@ fn existence(resource: &Value, pattern: &Value, path: &At) -> Outcome {
     Ok(())
 }
 
-fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
+fn array(resource: &[Value], pattern: &[Node], path: &At) -> Outcome {
     let Some(first) = pattern.first() else {
         return fail(
             path,
@@ -319,7 +394,7 @@ fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
         );
     };
     match first {
-        Value::Object(_) => {
+        Node::Map(_) | Node::Expand(_) => {
             let mut applied = 0;
             let mut skip: Option<Mismatch> = None;
             for (i, item) in resource.iter().enumerate() {
@@ -335,7 +410,7 @@ fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
                 _ => Ok(()),
             }
         }
-        Value::Array(_) => {
+        Node::Array(_) => {
             if resource.len() < pattern.len() {
                 return fail(
                     path,
@@ -351,7 +426,13 @@ fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
             }
             Ok(())
         }
-        scalar => element(&Value::Array(resource.to_vec()), scalar, path),
+        Node::Scalar(scalar) => {
+            if resource.iter().all(|i| value_matches(i, scalar)) {
+                Ok(())
+            } else {
+                scalar_fail(&Value::Array(resource.to_vec()), scalar, path)
+            }
+        }
     }
 }
 
@@ -359,10 +440,7 @@ fn array(resource: &[Value], pattern: &[Value], path: &At) -> Outcome {
 fn expand_wildcard_keys(
     pattern: &Map<String, Value>,
     resource: &Map<String, Value>,
-) -> Option<Map<String, Value>> {
-    if !pattern.keys().any(|k| wildcard::has_wildcard(k)) {
-        return None;
-    }
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (k, v) in pattern {
         let (prefix, inner, suffix) = match anchor::parse(k).ok().flatten() {
@@ -387,7 +465,7 @@ fn expand_wildcard_keys(
             out.insert(format!("{prefix}{rk}{suffix}"), v.clone());
         }
     }
-    Some(out)
+    out
 }
 
 fn has_nested_anchor(v: &Value) -> bool {
@@ -513,15 +591,15 @@ fn string_pattern(value: &Value, pattern: &str) -> bool {
 }
 
 /// The text form Kyverno compares scalars by.
-pub fn scalar_text(value: &Value) -> Option<String> {
+pub fn scalar_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(match n.as_i64() {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(match n.as_i64() {
             Some(i) => i.to_string(),
             None => n.to_string(),
-        }),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Null => Some(String::new()),
+        })),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Null => Some(Cow::Borrowed("")),
         _ => None,
     }
 }

@@ -5,6 +5,8 @@
 
 use crate::anchor;
 use crate::conditions;
+use crate::matching::Block;
+use crate::pattern::Pattern;
 use crate::vars::{self, Evaluator};
 use serde_json::{Map, Value, json};
 
@@ -40,7 +42,7 @@ pub struct Policy {
     pub rules: Vec<Rule>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rule {
     pub name: String,
     pub raw: Value,
@@ -49,6 +51,72 @@ pub struct Rule {
     /// Whether evaluating the rule reads variables (context, preconditions,
     /// `{{ }}`, foreach, deny); pure pattern rules skip building the context.
     pub needs_context: bool,
+    /// `match` (a rule without one applies to nothing) and `exclude`, read once.
+    pub selects: Option<Block>,
+    pub excludes: Option<Block>,
+    /// A `mutate` rule (run in the first phase, before any validation).
+    pub mutates: bool,
+    /// The rule's patterns without variables, prepared once.
+    prepared: Vec<(usize, Pattern)>,
+}
+
+impl Clone for Rule {
+    /// The copy prepares its own patterns: the addresses are its own.
+    fn clone(&self) -> Rule {
+        let mut rule = Rule {
+            name: self.name.clone(),
+            raw: self.raw.clone(),
+            action: self.action,
+            needs_context: self.needs_context,
+            selects: self.selects.clone(),
+            excludes: self.excludes.clone(),
+            mutates: self.mutates,
+            prepared: Vec::new(),
+        };
+        rule.prepared = prepared(&rule.raw);
+        rule
+    }
+}
+
+impl Rule {
+    /// The prepared form of `pattern` when it is one of this rule's own
+    /// variable-free patterns. Patterns are named by address: they live in
+    /// `raw`, which is never changed after loading, so an address names
+    /// one pattern for the rule's lifetime (a clone of the rule prepares
+    /// nothing and just misses).
+    pub fn prepared(&self, pattern: &Value) -> Option<&Pattern> {
+        let at = pattern as *const Value as usize;
+        self.prepared.iter().find(|(a, _)| *a == at).map(|(_, p)| p)
+    }
+}
+
+/// The variable-free `pattern`s and `anyPattern`s of a validate block and
+/// its foreach entries, by address.
+fn prepare(v: &Value, out: &mut Vec<(usize, Pattern)>) {
+    let mut add = |p: &Value| {
+        if !vars::tree_has_vars(p) {
+            out.push((p as *const Value as usize, Pattern::new(p)));
+        }
+    };
+    if let Some(p) = v.get("pattern") {
+        add(p);
+    }
+    for p in v
+        .get("anyPattern")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        add(p);
+    }
+    for fe in v
+        .get("foreach")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        prepare(fe, out);
+    }
 }
 
 /// Reads one policy document. `Err` lists every problem found, each naming
@@ -127,7 +195,7 @@ pub fn load(doc: &Value, ev: &Evaluator) -> Result<Policy, Vec<String>> {
 }
 
 fn rule(raw: Value, default: Action) -> Rule {
-    Rule {
+    let mut rule = Rule {
         name: raw
             .get("name")
             .and_then(Value::as_str)
@@ -146,8 +214,24 @@ fn rule(raw: Value, default: Action) -> Rule {
             .iter()
             .any(|p| raw.pointer(p).is_some())
             || vars::tree_has_vars(&raw),
+        selects: raw.get("match").map(Block::new),
+        excludes: raw.get("exclude").map(Block::new),
+        mutates: raw.get("mutate").is_some(),
+        prepared: Vec::new(),
         raw,
+    };
+    // After `raw` has moved into the rule: the patterns sit in its heap
+    // storage, which moving the rule does not move.
+    rule.prepared = prepared(&rule.raw);
+    rule
+}
+
+fn prepared(raw: &Value) -> Vec<(usize, Pattern)> {
+    let mut out = Vec::new();
+    if let Some(v) = raw.get("validate") {
+        prepare(v, &mut out);
     }
+    out
 }
 
 /// Problems with one rule, each starting with the field path.

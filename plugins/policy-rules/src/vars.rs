@@ -55,76 +55,94 @@ impl Evaluator {
 
     /// Evaluates `expr` against `data`.
     pub fn query(&self, expr: &str, data: &Rcvar) -> Result<Value, String> {
-        let e = self.compiled(expr)?;
-        let out = e
-            .search(data.clone())
-            .map_err(|err| format!("JMESPath expression '{expr}' failed: {err}"))?;
+        let out = self.search(expr, data)?;
         serde_json::to_value(&*out).map_err(|err| err.to_string())
+    }
+
+    /// `query`, leaving the result as JMESPath data.
+    pub fn search(&self, expr: &str, data: &Rcvar) -> Result<Rcvar, String> {
+        let e = self.compiled(expr)?;
+        // Not `Expression::search`: without the crate's nightly-only
+        // `specialized` feature it serialises the whole context into a
+        // new tree on every call.
+        let mut ctx = jmespath::Context::new(e.as_str(), runtime());
+        jmespath::interpret(data, e.as_ast(), &mut ctx)
+            .map_err(|err| format!("JMESPath expression '{expr}' failed: {err}"))
     }
 }
 
-/// The JSON context variables resolve against.
+/// The JSON context variables resolve against, kept as JMESPath data so a
+/// query converts nothing. Cloning shares the tree; `set` copies only the
+/// shared objects on the path it changes (copy on write), so a context per
+/// rule or per foreach element costs a few small maps, not a copy of the
+/// resource.
 #[derive(Debug, Clone)]
 pub struct Context {
-    root: Map<String, Value>,
-    searchable: RefCell<Option<Rcvar>>,
+    root: Rcvar,
+}
+
+/// JSON as JMESPath data; JSON always converts.
+pub fn to_var(value: &Value) -> Rcvar {
+    Rcvar::new(Variable::try_from(value).unwrap_or(Variable::Null))
 }
 
 impl Context {
     pub fn new(root: Map<String, Value>) -> Self {
         Context {
-            root,
-            searchable: RefCell::new(None),
+            root: Rcvar::new(Variable::try_from(Value::Object(root)).unwrap_or(Variable::Null)),
         }
     }
 
     /// Sets a dotted variable (`request.operation`, `element`), creating
     /// objects on the way, as Kyverno's `AddVariable` does.
     pub fn set(&mut self, dotted: &str, value: Value) {
-        *self.searchable.borrow_mut() = None;
-        let mut parts: Vec<&str> = dotted.split('.').collect();
-        let last = parts.pop().unwrap_or(dotted);
-        let mut map = &mut self.root;
-        for p in parts {
-            let slot = map
-                .entry(p.to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !slot.is_object() {
-                *slot = Value::Object(Map::new());
-            }
-            map = slot.as_object_mut().expect("just made an object");
-        }
-        map.insert(last.to_owned(), value);
+        let value = Rcvar::new(Variable::try_from(value).unwrap_or(Variable::Null));
+        self.set_var(dotted, value);
     }
 
-    /// A dotted path read directly, without JMESPath.
-    pub fn get(&self, dotted: &str) -> Option<&Value> {
-        let mut parts = dotted.split('.');
-        let mut at = self.root.get(parts.next()?)?;
-        for p in parts {
-            at = at.get(p)?;
-        }
-        Some(at)
+    /// `set` with a value already converted (shared, not copied).
+    pub fn set_var(&mut self, dotted: &str, value: Rcvar) {
+        let parts: Vec<&str> = dotted.split('.').collect();
+        set_path(&mut self.root, &parts, value);
     }
 
     pub fn has(&self, top: &str) -> bool {
-        self.root.contains_key(top)
-    }
-
-    fn searchable(&self) -> Rcvar {
-        self.searchable
-            .borrow_mut()
-            .get_or_insert_with(|| {
-                Rcvar::new(
-                    Variable::try_from(Value::Object(self.root.clone())).unwrap_or(Variable::Null),
-                )
-            })
-            .clone()
+        self.root.as_object().is_some_and(|m| m.contains_key(top))
     }
 
     pub fn query(&self, ev: &Evaluator, expr: &str) -> Result<Value, String> {
-        ev.query(expr, &self.searchable())
+        ev.query(expr, &self.root)
     }
+
+    /// A query's result as JMESPath data (foreach elements go back into a context).
+    pub fn query_var(&self, ev: &Evaluator, expr: &str) -> Result<Rcvar, String> {
+        ev.search(expr, &self.root)
+    }
+}
+
+/// Puts `value` at `path` under `node`. Objects on the path are copied only
+/// when shared; anything else on the path becomes an object.
+fn set_path(node: &mut Rcvar, path: &[&str], value: Rcvar) {
+    let Some((first, rest)) = path.split_first() else {
+        *node = value;
+        return;
+    };
+    let v = Rc::make_mut(node);
+    if !matches!(v, Variable::Object(_)) {
+        *v = Variable::Object(Default::default());
+    }
+    let Variable::Object(map) = v else {
+        unreachable!("made an object above")
+    };
+    if rest.is_empty() {
+        map.insert((*first).to_owned(), value);
+        return;
+    }
+    if !map.contains_key(*first) {
+        map.insert((*first).to_owned(), Rcvar::new(Variable::Null));
+    }
+    let child = map.get_mut(*first).expect("inserted above");
+    set_path(child, rest, value);
 }
 
 /// What an unresolvable variable becomes.
