@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use kube::api::{ListParams, Patch, PatchParams};
-use kube::{Api, Client, ResourceExt};
+use kube::core::NamespaceResourceScope;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use sluice_types::crd::{REQUESTED_AT, Release, Source};
 use sluice_types::status::{Condition, condition, find_condition};
@@ -53,48 +55,50 @@ fn row<K: ResourceExt>(
     }
 }
 
+/// Every `K` in `ns`, or in all namespaces.
+async fn list<K>(client: Client, ns: &str, all_namespaces: bool) -> Result<Vec<K>>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = if all_namespaces {
+        Api::all(client)
+    } else {
+        Api::namespaced(client, ns)
+    };
+    let list = api.list(&ListParams::default()).await.with_context(|| {
+        format!(
+            "cannot list {}s; are the CRDs installed (`sluice install`)?",
+            K::kind(&())
+        )
+    })?;
+    Ok(list.items)
+}
+
 /// `sluice get sources|releases`: a table like `flux get`.
 pub async fn get(kind: Kind, target: &Target, all_namespaces: bool) -> Result<ExitCode> {
     let (client, ns) = connect(target).await?;
     let rows: Vec<Row> = match kind {
-        Kind::Source => {
-            let api: Api<Source> = if all_namespaces {
-                Api::all(client)
-            } else {
-                Api::namespaced(client, &ns)
-            };
-            let list = api
-                .list(&ListParams::default())
-                .await
-                .context("cannot list Sources; are the CRDs installed (`sluice install`)?")?;
-            list.items
-                .iter()
-                .map(|s| {
-                    let status = s.status.clone().unwrap_or_default();
-                    let revision = status.artifact.as_ref().map(|a| a.revision.as_str());
-                    row(s, revision, s.spec.suspend, &status.conditions)
-                })
-                .collect()
-        }
-        Kind::Release => {
-            let api: Api<Release> = if all_namespaces {
-                Api::all(client)
-            } else {
-                Api::namespaced(client, &ns)
-            };
-            let list = api
-                .list(&ListParams::default())
-                .await
-                .context("cannot list Releases; are the CRDs installed (`sluice install`)?")?;
-            list.items
-                .iter()
-                .map(|r| {
-                    let status = r.status.clone().unwrap_or_default();
-                    let revision = status.last_applied_revision.as_deref();
-                    row(r, revision, r.spec.suspend, &status.conditions)
-                })
-                .collect()
-        }
+        Kind::Source => list::<Source>(client, &ns, all_namespaces)
+            .await?
+            .iter()
+            .map(|s| {
+                let status = s.status.clone().unwrap_or_default();
+                let revision = status.artifact.as_ref().map(|a| a.revision.as_str());
+                row(s, revision, s.spec.suspend, &status.conditions)
+            })
+            .collect(),
+        Kind::Release => list::<Release>(client, &ns, all_namespaces)
+            .await?
+            .iter()
+            .map(|r| {
+                let status = r.status.clone().unwrap_or_default();
+                let revision = status.last_applied_revision.as_deref();
+                row(r, revision, r.spec.suspend, &status.conditions)
+            })
+            .collect(),
     };
     if rows.is_empty() {
         let place = if all_namespaces {
