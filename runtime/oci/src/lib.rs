@@ -260,10 +260,7 @@ impl Registry {
         let what = format!("layer {digest} of {repository}");
         let max = self.options.max_bytes;
         self.bounded(&what, async {
-            let auth = self.auth(&reference, RegistryOperation::Pull).await?;
-            self.client
-                .store_auth_if_needed(reference.resolve_registry(), &auth)
-                .await;
+            self.sign_in(&reference, RegistryOperation::Pull).await?;
             let mut stream = self
                 .client
                 .pull_blob_stream(&reference, digest)
@@ -334,10 +331,7 @@ impl Registry {
         let what = format!("blob {digest} of {repository}");
         let max = max.min(self.options.max_bytes);
         self.bounded(&what, async {
-            let auth = self.auth(&reference, RegistryOperation::Pull).await?;
-            self.client
-                .store_auth_if_needed(reference.resolve_registry(), &auth)
-                .await;
+            self.sign_in(&reference, RegistryOperation::Pull).await?;
             let mut stream = self
                 .client
                 .pull_blob_stream(&reference, digest)
@@ -389,10 +383,7 @@ impl Registry {
         );
         let what = format!("referrers of {repository}@{digest}");
         self.bounded(&what, async {
-            let auth = self.auth(&reference, RegistryOperation::Pull).await?;
-            self.client
-                .store_auth_if_needed(reference.resolve_registry(), &auth)
-                .await;
+            self.sign_in(&reference, RegistryOperation::Pull).await?;
             let index = self
                 .client
                 .pull_referrers(&reference, artifact_type)
@@ -446,10 +437,7 @@ impl Registry {
         );
         let what = format!("push to {reference}");
         self.bounded(&what, async {
-            let auth = self.auth(&parsed, RegistryOperation::Push).await?;
-            self.client
-                .store_auth_if_needed(parsed.resolve_registry(), &auth)
-                .await;
+            self.sign_in(&parsed, RegistryOperation::Push).await?;
             let fail = |e| Error::from_client(e, &url, &what);
             self.client
                 .push_blob(&parsed, packed.data, &layer_digest)
@@ -493,6 +481,16 @@ impl Registry {
                     .await?,
             ),
         })
+    }
+
+    /// Credentials for `op` on `reference`, stored in the client for the
+    /// blob and referrer calls that take none of their own.
+    async fn sign_in(&self, reference: &Reference, op: RegistryOperation) -> Result<()> {
+        let auth = self.auth(reference, op).await?;
+        self.client
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
+            .await;
+        Ok(())
     }
 
     async fn bounded<T>(&self, what: &str, f: impl Future<Output = Result<T>>) -> Result<T> {
