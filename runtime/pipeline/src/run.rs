@@ -524,7 +524,13 @@ impl Pipeline {
                     });
                 }
                 FetchOutcome::Unchanged => match self.store.load(&key) {
-                    Ok(Some(stored)) => stored,
+                    Ok(Some(stored)) if Some(&stored.revision) == last_revision.as_ref() => stored,
+                    // Another process sharing the cache committed a different
+                    // revision since we read the record: fetch ours afresh.
+                    Ok(Some(_)) => {
+                        last_revision = None;
+                        continue;
+                    }
                     // The stored tree is gone or damaged: fetch it afresh.
                     Ok(None) => {
                         last_revision = None;
