@@ -37,6 +37,21 @@ pub(crate) fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema 
     })
 }
 
+/// A port as Kubernetes takes it: a number or a name.
+pub(crate) fn int_or_string(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "x-kubernetes-int-or-string": true
+    })
+}
+
+/// Objects of another API kept as written (Gateway API `parentRefs`).
+pub(crate) fn list_of_any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "type": "object", "x-kubernetes-preserve-unknown-fields": true }
+    })
+}
+
 fn meta(m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> ObjectMeta {
     ObjectMeta {
         name: m.name.clone().unwrap_or_default(),

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod object;
 pub mod quantity;
 pub mod report;
+pub mod rollout;
 pub mod secret;
 pub mod status;
 pub mod verdict;

@@ -288,6 +288,10 @@ pub struct ReleaseSpec {
     /// Releases that must be Ready before this one is applied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ObjectRef>,
+    /// Progressive delivery of one workload (canary, blue-green); all at
+    /// once when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutSpec>,
 }
 
 /// An object whose health a release waits for.

@@ -124,6 +124,9 @@ pub struct ReleaseStatus {
     /// The verdict of every policy on the last attempted revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyStatus>,
+    /// The progressive rollout in progress or last ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<crate::rollout::RolloutStatus>,
 }
 
 /// The objects a release applied.
