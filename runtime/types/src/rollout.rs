@@ -320,3 +320,11 @@ pub enum Decision {
     /// The promoted primary serves all traffic; nothing left to do.
     Done,
 }
+
+/// Annotation `sluice rollout promote` sets (RFC 3339): approves promotion
+/// of a rollout that started before it.
+pub const PROMOTE_ANNOTATION: &str = "sluice.dev/promote";
+
+/// Annotation `sluice rollout abort` sets (RFC 3339): rolls back a rollout
+/// that started before it.
+pub const ABORT_ANNOTATION: &str = "sluice.dev/abort";
