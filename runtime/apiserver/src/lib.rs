@@ -8,11 +8,14 @@
 //! Objects are untyped JSON; there is no admission, defaulting, RBAC or
 //! garbage collection. Optional simulated controllers make workloads ready
 //! (`readiness`), and an optional state file keeps objects across restarts.
+//! Pods run nothing: a test writes what their containers print
+//! ([`ApiServer::append_log`]) and `pods/{name}/log` serves it.
 
 mod apply;
 mod clock;
 mod discovery;
 mod error;
+mod logs;
 mod managed_fields;
 mod merge;
 mod openapi;
@@ -92,6 +95,9 @@ pub struct AuditEvent {
     pub path: String,
     /// The `Impersonate-User` header: who the client asked to act as.
     pub impersonated_user: Option<String>,
+    /// The `fieldManager` parameter of a write: which of several clients
+    /// with the same credentials wrote (e.g. two controller instances).
+    pub field_manager: Option<String>,
 }
 
 /// A running server; dropping it stops it.
@@ -148,6 +154,13 @@ impl ApiServer {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clone()
         })
+    }
+
+    /// Appends `text` to what `container` of pod `namespace/pod` printed,
+    /// as a container runtime would; `GET pods/{pod}/log` answers with it
+    /// (and `follow` streams it) while the pod exists.
+    pub fn append_log(&self, namespace: &str, pod: &str, container: &str, text: &str) {
+        self.shared.logs.append(namespace, pod, container, text);
     }
 
     pub fn address(&self) -> SocketAddr {

@@ -43,6 +43,8 @@ pub struct Shared {
     pub readiness: Option<Duration>,
     /// Requests seen, when `Options::audit` asked for them.
     pub audit: Option<Mutex<Vec<crate::AuditEvent>>>,
+    /// Containers' output, for `pods/{name}/log`.
+    pub logs: crate::logs::Logs,
 }
 
 impl Shared {
@@ -63,6 +65,7 @@ impl Shared {
             bookmark_interval,
             readiness,
             audit: audit.then(|| Mutex::new(Vec::new())),
+            logs: crate::logs::Logs::default(),
         }
     }
 
@@ -127,6 +130,18 @@ fn json_response(code: u16, value: &Value) -> Response<Body> {
     response
 }
 
+/// A `text/plain` answer (container logs), whole or streamed.
+fn text_response(
+    body: impl http_body::Body<Data = Bytes, Error = Infallible> + Send + Sync + 'static,
+) -> Response<Body> {
+    let mut response = Response::new(body.boxed());
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
 fn error_response(error: &ApiError) -> Response<Body> {
     json_response(error.code, &error.to_status())
 }
@@ -173,6 +188,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
                 verb: parts.method.to_string(),
                 path: parts.uri.path().to_owned(),
                 impersonated_user: impersonated,
+                field_manager: request.query.get("fieldManager").map(str::to_owned),
             });
     }
     let answer = match route(parts.uri.path()) {
@@ -186,6 +202,13 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Response<Bod
             discovery::resource_list(&shared.lock().registry, &group, &version)
                 .map(|d| (200, d))
                 .ok_or_else(|| ApiError::not_found_path(parts.uri.path()))
+        }
+        Route::Resource(path) if crate::logs::addresses(&path) && parts.method == Method::GET => {
+            return match crate::logs::serve(&shared, &path, &request.query) {
+                Ok(crate::logs::Answer::Text(text)) => text_response(Full::new(Bytes::from(text))),
+                Ok(crate::logs::Answer::Follow(body)) => text_response(body),
+                Err(error) => error_response(&error),
+            };
         }
         Route::Resource(path) => return resource(&shared, &path, &request, parts.uri.path()),
         Route::OpenApiIndex => Ok((200, openapi::index(&shared.lock().registry))),

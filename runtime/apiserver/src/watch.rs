@@ -63,7 +63,7 @@ impl WatchRequest {
 
 /// A response body fed from a channel, one event per chunk.
 #[derive(Debug)]
-pub struct ChannelBody(mpsc::Receiver<Bytes>);
+pub struct ChannelBody(pub(crate) mpsc::Receiver<Bytes>);
 
 impl Body for ChannelBody {
     type Data = Bytes;
