@@ -61,3 +61,11 @@ if ! command -v age >/dev/null || ! command -v age-keygen >/dev/null; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null
 fi
+
+# Rollout analysis is tested against Debian's prometheus, which the
+# sluice-rollout tests start on loopback (scraping an exporter of their own).
+if [ ! -x /usr/bin/prometheus ]; then
+  echo "setup: installing prometheus" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
