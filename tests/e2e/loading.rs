@@ -138,7 +138,9 @@ async fn every_builtin_describes_itself() {
         kinds,
         [
             ("archive", "source".into()),
+            ("blue-green", "rollout".into()),
             ("bucket", "source".into()),
+            ("canary", "rollout".into()),
             ("git", "source".into()),
             ("guardrails", "policy".into()),
             ("jsonnet", "renderer".into()),

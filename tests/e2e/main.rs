@@ -11,6 +11,7 @@ mod oci;
 mod pipeline;
 mod python;
 mod render;
+mod rollout;
 mod rules;
 mod schema;
 mod sources;

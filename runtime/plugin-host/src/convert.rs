@@ -1,6 +1,8 @@
 //! Between the generated WIT types and Sluice's own types.
 
+use crate::bindings::rollout;
 use crate::bindings::types as wit;
+use sluice_types::rollout::{CheckKind, CheckResult, Decision, RolloutPhase, StepInput};
 use sluice_types::{
     Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Severity, SourceLocation,
     Verdict,
@@ -108,4 +110,75 @@ pub fn diagnostics_size(ds: &[wit::Diagnostic]) -> u64 {
 
 pub fn manifests_size(ms: &[wit::Manifest]) -> u64 {
     ms.iter().map(|m| m.json.len() as u64).sum()
+}
+
+/// The state a rollout strategy is given; `None` for a finished rollout,
+/// which the `rollout` world has no phase for.
+pub fn rollout_state(input: &StepInput) -> Option<rollout::RolloutState> {
+    let phase = match input.phase {
+        RolloutPhase::Initializing => rollout::RolloutPhase::Initializing,
+        RolloutPhase::Progressing => rollout::RolloutPhase::Progressing,
+        RolloutPhase::WaitingPromotion => rollout::RolloutPhase::WaitingPromotion,
+        RolloutPhase::Promoting => rollout::RolloutPhase::Promoting,
+        RolloutPhase::Succeeded | RolloutPhase::RolledBack => return None,
+    };
+    let millis = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    Some(rollout::RolloutState {
+        config: input.config.to_string(),
+        phase,
+        step: input.step,
+        canary_weight: input.canary_weight,
+        stable_revision: input.stable_revision.clone(),
+        candidate_revision: input.candidate_revision.clone(),
+        candidate_ready: input.candidate_ready,
+        step_elapsed_ms: millis(input.step_elapsed),
+        total_elapsed_ms: millis(input.total_elapsed),
+        analyses: input.analyses,
+        failed_analyses: input.failed_analyses,
+        step_passed: input.step_passed,
+        since_analysis_ms: input.since_analysis.map(millis),
+        last_analysis: input.last_analysis.iter().map(check_to_wit).collect(),
+        gates: input.gates.iter().map(check_to_wit).collect(),
+    })
+}
+
+fn check_to_wit(c: &CheckResult) -> rollout::CheckResult {
+    rollout::CheckResult {
+        name: c.name.clone(),
+        kind: match c.kind {
+            CheckKind::Metric => rollout::CheckKind::Metric,
+            CheckKind::Webhook => rollout::CheckKind::Webhook,
+            CheckKind::Policy => rollout::CheckKind::Policy,
+            CheckKind::Approval => rollout::CheckKind::Approval,
+        },
+        passed: c.passed,
+        query: c.query.clone(),
+        value: c.value,
+        threshold: c.threshold.clone(),
+        message: c.message.clone(),
+    }
+}
+
+/// The strategy's decision; `Err` says what is wrong with it.
+pub fn decision(d: rollout::RolloutDecision) -> Result<Decision, String> {
+    Ok(match d {
+        rollout::RolloutDecision::SetWeight(w) if w > 100 => {
+            return Err(format!("set-weight({w}) is over 100"));
+        }
+        rollout::RolloutDecision::SetWeight(w) => Decision::SetWeight(w),
+        rollout::RolloutDecision::Analyse => Decision::Analyse,
+        rollout::RolloutDecision::Wait(ms) => Decision::Wait(std::time::Duration::from_millis(ms)),
+        rollout::RolloutDecision::Promote => Decision::Promote,
+        rollout::RolloutDecision::Rollback(reason) => Decision::Rollback(reason),
+        rollout::RolloutDecision::Done => Decision::Done,
+    })
+}
+
+/// Bytes of text in a step result, for the output cap.
+pub fn step_result_size(r: &rollout::StepResult) -> u64 {
+    let reason = match &r.decision {
+        rollout::RolloutDecision::Rollback(reason) => reason.len() as u64,
+        _ => 0,
+    };
+    reason + diagnostics_size(&r.diagnostics)
 }

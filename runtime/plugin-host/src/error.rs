@@ -111,6 +111,14 @@ pub enum Error {
 
     #[error("plugin '{plugin}': cannot prepare the sandbox: {message}")]
     Sandbox { plugin: String, message: String },
+
+    #[error(
+        "plugin '{plugin}': the rollout is already {phase:?}, nothing is left to decide; a new candidate starts a new rollout"
+    )]
+    RolloutFinished {
+        plugin: String,
+        phase: sluice_types::rollout::RolloutPhase,
+    },
 }
 
 impl Error {
@@ -126,6 +134,7 @@ impl Error {
             Error::OutputTooLarge { .. } => "PluginOutputTooLarge",
             Error::Trap { .. } | Error::Protocol { .. } | Error::Sandbox { .. } => "PluginCrashed",
             Error::Failed { .. } => "PluginFailed",
+            Error::RolloutFinished { .. } => "RolloutFinished",
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::state::{PluginState, Sandbox};
 use serde_json::Value;
+use sluice_types::rollout::{Decision, StepInput};
 use sluice_types::{Diagnostic, Manifest, PluginKind, PluginMetadata, Verdict};
 use std::path::Path;
 use std::sync::Arc;
@@ -277,7 +278,7 @@ impl Plugin {
             .iter_errors(config)
             .map(|e| ConfigError {
                 path: dotted(e.instance_path()),
-                message: e.masked().to_string(),
+                message: self.explained(&e),
             })
             .collect();
         if errors.is_empty() {
@@ -287,6 +288,30 @@ impl Plugin {
                 plugin: self.name().into(),
                 errors,
             })
+        }
+    }
+
+    /// The error's message; a field pinned to fixed values (`const`,
+    /// `enum`) gets its schema description too, which says why
+    /// (`mirror: false was expected: Traffic mirroring is not supported…`).
+    fn explained(&self, e: &jsonschema::ValidationError<'_>) -> String {
+        use jsonschema::error::ValidationErrorKind;
+        let message = e.masked().to_string();
+        if !matches!(
+            e.kind(),
+            ValidationErrorKind::Constant { .. } | ValidationErrorKind::Enum { .. }
+        ) {
+            return message;
+        }
+        let keyword = e.schema_path().as_str();
+        let parent = keyword.rsplit_once('/').map_or("", |(p, _)| p);
+        let schema: Option<Value> = serde_json::from_str(&self.shared.schema).ok();
+        match schema
+            .as_ref()
+            .and_then(|s| s.pointer(parent)?.get("description")?.as_str())
+        {
+            Some(description) => format!("{message}: {description}"),
+            None => message,
         }
     }
 
@@ -424,6 +449,28 @@ impl Plugin {
             diagnostics: convert::diagnostics(out.diagnostics),
             mutated,
         })
+    }
+
+    /// Asks a rollout strategy for its next decision. `input.config` is
+    /// checked against the plugin's schema first. No files, no clock, no
+    /// capabilities beyond `log`: the state is all it sees.
+    pub async fn step(&self, input: &StepInput) -> Result<(Decision, Vec<Diagnostic>)> {
+        let WorldPre::Rollout(pre) = &self.shared.world else {
+            return Err(self.wrong_world(PluginKind::Rollout));
+        };
+        self.validate_config(&input.config)?;
+        let state = convert::rollout_state(input).ok_or_else(|| Error::RolloutFinished {
+            plugin: self.name().into(),
+            phase: input.phase,
+        })?;
+        let out = guarded!(self, "step", Sandbox::default(), pre, call_step, &state);
+        let out = self.settle("step", out, convert::step_result_size)?;
+        let decision = convert::decision(out.decision).map_err(|message| Error::Protocol {
+            plugin: self.name().into(),
+            step: "step",
+            message,
+        })?;
+        Ok((decision, convert::diagnostics(out.diagnostics)))
     }
 
     fn store(&self, sandbox: Sandbox<'_>) -> Result<Store<PluginState>> {
