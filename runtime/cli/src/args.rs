@@ -144,6 +144,22 @@ pub enum Command {
         #[arg(long, default_value = "5m")]
         timeout: sluice_types::quantity::Duration,
     },
+    /// Kubernetes Events about Sources and Releases, oldest first, as `flux events`
+    Events {
+        #[command(flatten)]
+        target: Target,
+        /// In every namespace
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Only this object's events (release/NAME also shows its Source's)
+        #[arg(long = "for", value_name = "KIND/NAME")]
+        for_object: Option<String>,
+        /// Keep printing events as they happen
+        #[arg(short, long)]
+        watch: bool,
+    },
+    /// The controller's log lines, filtered by object and level, as `flux logs`
+    Logs(LogsArgs),
     /// Show the objects a Release applied (its inventory), nested Releases included
     Tree {
         #[arg(value_parser = ["release", "releases"])]
@@ -183,6 +199,34 @@ impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.title().to_lowercase())
     }
+}
+
+/// `sluice logs`: which lines of the controller's pods to show.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only lines about objects in this namespace
+    #[arg(short, long)]
+    pub namespace: Option<String>,
+    /// Only lines about this kind (Release, Source)
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only lines about objects of this name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Only lines of this level (debug, info, warn, error)
+    #[arg(long, value_parser = ["trace", "debug", "info", "warn", "error"])]
+    pub level: Option<String>,
+    /// Keep printing new lines
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only the last N lines of each pod (before filtering)
+    #[arg(long, value_name = "N")]
+    pub tail: Option<i64>,
+    /// Where the controller runs
+    #[arg(long, default_value = "sluice-system")]
+    pub controller_namespace: String,
+    #[command(flatten)]
+    pub cluster: Cluster,
 }
 
 /// Which cluster and namespace, as kubectl's flags.

@@ -42,6 +42,16 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             timeout,
         } => return crate::manage::suspend(*kind, name, target, false, timeout.0).await,
         Command::Tree { name, target, .. } => return crate::manage::tree(name, target).await,
+        Command::Events {
+            target,
+            all_namespaces,
+            for_object,
+            watch,
+        } => {
+            return crate::observe::events(target, *all_namespaces, for_object.as_deref(), *watch)
+                .await;
+        }
+        Command::Logs(args) => return crate::observe::logs(args).await,
         _ => {}
     }
     if let Command::Sops(sops) = cli.command {
@@ -108,6 +118,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Reconcile { .. }
         | Command::Suspend { .. }
         | Command::Resume { .. }
+        | Command::Events { .. }
+        | Command::Logs(_)
         | Command::Tree { .. } => {
             unreachable!("handled before the plugin host starts")
         }

@@ -6,6 +6,7 @@ mod artifact;
 mod commands;
 mod controller;
 mod manage;
+mod observe;
 mod output;
 mod playground;
 mod policy;

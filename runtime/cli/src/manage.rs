@@ -17,7 +17,7 @@ use crate::args::{Kind, Target};
 
 /// A client and the namespace the command works in: `-n`, else the
 /// kubeconfig context's, else `default`.
-async fn connect(target: &Target) -> Result<(Client, String)> {
+pub(crate) async fn connect(target: &Target) -> Result<(Client, String)> {
     let client = crate::apply::client(&target.cluster).await?;
     let ns = target
         .namespace
@@ -144,7 +144,7 @@ pub async fn get(kind: Kind, target: &Target, all_namespaces: bool) -> Result<Ex
 
 /// Left-aligned columns three spaces apart, as kubectl prints them; the
 /// last one unpadded.
-fn columns(rows: &[Vec<String>]) -> String {
+pub(crate) fn columns(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -164,7 +164,7 @@ fn columns(rows: &[Vec<String>]) -> String {
 }
 
 /// A new `sluice.dev/requestedAt` value; any change asks for a run.
-fn token() -> String {
+pub(crate) fn token() -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
