@@ -33,6 +33,9 @@ pub mod reason {
     /// A reference the controller's flags forbid (another namespace under
     /// `--no-cross-namespace-refs`), as Flux's `AccessDenied`; stalls.
     pub const ACCESS_DENIED: &str = "AccessDenied";
+    /// A progressive rollout's candidate failed its analysis (or was
+    /// aborted); the stable revision serves all traffic again.
+    pub const ROLLED_BACK: &str = "RolledBack";
 }
 
 /// Longest condition message kept, as Flux's `MaxConditionMessageLength`;
