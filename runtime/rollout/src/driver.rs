@@ -123,12 +123,21 @@ pub struct Outcome {
 
 /// Runs rollouts against one cluster. Cheap to keep: one HTTP client for
 /// analysis, shared by every call.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Driver {
     client: Client,
     http: sluice_http::Client,
     clock: Arc<dyn Clock>,
     max_decisions: usize,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver")
+            .field("clock", &self.clock)
+            .field("max_decisions", &self.max_decisions)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Driver {

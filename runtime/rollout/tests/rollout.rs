@@ -1,0 +1,411 @@
+//! The rollout engine end to end: the in-process API server holds the
+//! Deployments, Services and HTTPRoute; Debian's Prometheus scrapes a test
+//! exporter; webhooks are a loopback server; a scripted strategy decides.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sluice_rollout::{Driver, ReadyReason};
+use sluice_types::rollout::{CheckKind, RolloutPhase, RolloutStatus};
+use support::{Cluster, Exporter, Prometheus, Script, apex_role, drive, initialise, spec};
+
+fn metrics(prometheus: &Prometheus) -> serde_json::Value {
+    json!({
+        "provider": {"address": prometheus.address},
+        "metrics": [
+            {"name": "error-rate", "query": "max(sluice_test_error_ratio{version=\"{{ revision }}\"})",
+             "thresholdRange": {"max": 0.05}},
+            {"name": "latency", "query": "max(sluice_test_latency_seconds{version=\"{{revision}}\"})",
+             "thresholdRange": {"max": 0.5}, "interval": "30s"},
+        ],
+    })
+}
+
+async fn deployment(cluster: &Cluster, name: &str) -> serde_json::Value {
+    cluster
+        .get("apps/v1", "Deployment", "deployments", name)
+        .await
+}
+
+#[tokio::test]
+async fn a_good_canary_walks_every_step_and_is_promoted() {
+    let exporter = Exporter::start();
+    exporter.set("v1", 0.0, 0.1);
+    exporter.set("v2", 0.01, 0.2);
+    let prometheus = Prometheus::start(&exporter, 2).await;
+    let cluster = Cluster::start().await;
+    let spec = spec("canary", metrics(&prometheus));
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[10, 50, 80], 1, 2);
+    let mut status = initialise(&driver, &spec, &script).await;
+    assert_eq!(cluster.route_weights().await, (100, 0));
+    assert_eq!(
+        deployment(&cluster, "web-canary").await["spec"]["replicas"],
+        0
+    );
+
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(
+        outcome.status.phase,
+        RolloutPhase::Succeeded,
+        "{:?}",
+        outcome.status
+    );
+    assert_eq!(outcome.status.stable_revision, "v2");
+    assert_eq!(outcome.status.failed_analyses, 0);
+    assert!(outcome.ready.ready);
+    assert_eq!(outcome.ready.reason, ReadyReason::Succeeded);
+
+    // Every weight was on the route while its step ran, in order.
+    let seen = script.seen();
+    for (step, weight) in [(1, 10), (2, 50), (3, 80)] {
+        let at_step: Vec<_> = seen.iter().filter(|s| s.input.step == step).collect();
+        assert!(!at_step.is_empty(), "step {step} was never reached");
+        for s in at_step {
+            assert_eq!(s.route, Some((100 - weight, weight)), "step {step}");
+        }
+    }
+    // Each step after the first analysed the real metrics, which passed.
+    let analysed = seen
+        .iter()
+        .find(|s| s.input.step == 2 && !s.input.last_analysis.is_empty())
+        .expect("an analysis at step 2");
+    let error_rate = &analysed.input.last_analysis[0];
+    assert_eq!(error_rate.kind, CheckKind::Metric);
+    assert!(error_rate.passed);
+    assert_eq!(
+        error_rate.query,
+        "max(sluice_test_error_ratio{version=\"v2\"})"
+    );
+    assert_eq!(error_rate.value, Some(0.01));
+    assert_eq!(analysed.input.last_analysis[1].value, Some(0.2));
+
+    // Promoted: the primary runs the candidate, all traffic on it, canary off.
+    let primary = deployment(&cluster, "web-primary").await;
+    assert_eq!(
+        primary["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:v2"
+    );
+    assert_eq!(
+        primary["spec"]["template"]["metadata"]["labels"]["sluice.dev/rollout-role"],
+        "primary"
+    );
+    assert_eq!(cluster.route_weights().await, (100, 0));
+    assert_eq!(
+        deployment(&cluster, "web-canary").await["spec"]["replicas"],
+        0
+    );
+    assert_eq!(apex_role(&cluster.client).await, "primary");
+}
+
+#[tokio::test]
+async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
+    let exporter = Exporter::start();
+    exporter.set("v1", 0.0, 0.1);
+    exporter.set("v2", 0.2, 0.1);
+    let prometheus = Prometheus::start(&exporter, 2).await;
+    let cluster = Cluster::start().await;
+    let spec = spec("canary", metrics(&prometheus));
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[10, 50], 1, 2);
+    let mut status = initialise(&driver, &spec, &script).await;
+
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    let status = outcome.status;
+    assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
+    assert_eq!(status.failed_analyses, 2);
+    assert_eq!(status.step, 1, "never got past the first weight");
+    assert_eq!(status.stable_revision, "v1");
+    let check = &status.last_analysis[0];
+    assert!(!check.passed);
+    assert_eq!(check.query, "max(sluice_test_error_ratio{version=\"v2\"})");
+    assert_eq!(check.value, Some(0.2));
+    assert_eq!(check.threshold, "<= 0.05");
+    assert!(
+        status
+            .message
+            .contains("error-rate is 0.2, above the maximum 0.05"),
+        "{}",
+        status.message
+    );
+    assert!(!outcome.ready.ready);
+    assert_eq!(outcome.ready.reason, ReadyReason::RolledBack);
+
+    assert_eq!(cluster.route_weights().await, (100, 0));
+    assert_eq!(
+        deployment(&cluster, "web-canary").await["spec"]["replicas"],
+        0
+    );
+    let primary = deployment(&cluster, "web-primary").await;
+    assert_eq!(
+        primary["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:v1"
+    );
+
+    // The same candidate is not tried again.
+    let calls = script.seen().len();
+    let mut persisted = Some(status);
+    let again = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut persisted,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(again.status.phase, RolloutPhase::RolledBack);
+    assert_eq!(script.seen().len(), calls);
+}
+
+#[tokio::test]
+async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
+    let exporter = Exporter::start();
+    exporter.hook_answers("smoke", 500);
+    let cluster = Cluster::start().await;
+    let spec = spec(
+        "canary",
+        json!({"webhooks": [
+            {"name": "smoke", "type": "pre-rollout", "url": exporter.url("/hooks/smoke"),
+             "metadata": {"suite": "smoke"}},
+            {"name": "done", "type": "post-rollout", "url": exporter.url("/hooks/done")},
+        ]}),
+    );
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[10, 50], 1, 3);
+    let mut status = initialise(&driver, &spec, &script).await;
+
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    let status = outcome.status;
+    assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
+    assert_eq!(status.step, 0);
+    assert_eq!(status.failed_analyses, 3);
+    assert!(
+        status
+            .message
+            .contains("pre-rollout webhook 'smoke' answered HTTP 500"),
+        "{}",
+        status.message
+    );
+    assert_eq!(status.last_analysis[0].query, exporter.url("/hooks/smoke"));
+    assert_eq!(status.last_analysis[0].value, Some(500.0));
+    for seen in script.seen() {
+        assert_eq!(seen.route, Some((100, 0)), "traffic moved: {seen:?}");
+    }
+    assert_eq!(cluster.route_weights().await, (100, 0));
+
+    // Flagger's payload; the post-rollout hook heard of the failure.
+    let payloads = exporter.payloads.lock().unwrap().clone();
+    let (_, smoke) = payloads
+        .iter()
+        .find(|(n, _)| n == "smoke")
+        .expect("smoke called");
+    assert_eq!(smoke["name"], "web");
+    assert_eq!(smoke["namespace"], "shop");
+    assert_eq!(smoke["phase"], "Initializing");
+    assert_eq!(smoke["checksum"], status.candidate_hash);
+    assert_eq!(smoke["metadata"]["suite"], "smoke");
+    let (_, done) = payloads
+        .iter()
+        .find(|(n, _)| n == "done")
+        .expect("post-rollout called");
+    assert_eq!(done["phase"], "Failed");
+}
+
+#[tokio::test]
+async fn blue_green_switches_the_apex_only_after_the_analysis_passed() {
+    let exporter = Exporter::start();
+    exporter.set("v1", 0.0, 0.1);
+    exporter.set("v2", 0.0, 0.1);
+    let prometheus = Prometheus::start(&exporter, 2).await;
+    let cluster = Cluster::start().await;
+    let spec = spec("blue-green", metrics(&prometheus));
+    let driver = Driver::new(cluster.client.clone());
+    let mut script = Script::new(&cluster.client, &[100], 2, 2);
+    script.weighted = false;
+    let mut status = initialise(&driver, &spec, &script).await;
+    assert_eq!(apex_role(&cluster.client).await, "primary");
+
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(
+        outcome.status.phase,
+        RolloutPhase::Succeeded,
+        "{:?}",
+        outcome.status
+    );
+    let seen = script.seen();
+    let switched = seen
+        .iter()
+        .position(|s| s.apex == "canary")
+        .expect("the apex switched");
+    // Before the switch: two passing metric analyses on the green side.
+    let before = &seen[switched - 1].input;
+    assert_eq!(before.step, 0);
+    assert_eq!(before.step_passed, 2);
+    assert!(
+        before
+            .last_analysis
+            .iter()
+            .all(|c| c.passed && c.kind == CheckKind::Metric)
+    );
+    assert_eq!(before.last_analysis.len(), 2);
+    assert!(seen[..switched].iter().all(|s| s.apex == "primary"));
+    assert_eq!(seen[switched].input.canary_weight, 100);
+    // Promoted: the apex selects the primary (now the candidate) again.
+    assert_eq!(apex_role(&cluster.client).await, "primary");
+    let primary = deployment(&cluster, "web-primary").await;
+    assert_eq!(
+        primary["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:v2"
+    );
+}
+
+#[tokio::test]
+async fn a_query_with_no_data_fails_with_the_query_text() {
+    let exporter = Exporter::start();
+    exporter.set("v1", 0.0, 0.1);
+    let prometheus = Prometheus::start(&exporter, 1).await;
+    let cluster = Cluster::start().await;
+    let spec = spec(
+        "canary",
+        json!({"provider": {"address": prometheus.address}, "metrics": [
+            {"name": "requests", "query": "sum(rate(sluice_test_requests_total{namespace=\"{{ namespace }}\",version=\"{{ revision }}\"}[{{ interval }}]))",
+             "thresholdRange": {"min": 1}},
+        ]}),
+    );
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[20], 1, 1);
+    let mut status = initialise(&driver, &spec, &script).await;
+
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(outcome.status.phase, RolloutPhase::RolledBack);
+    let check = &outcome.status.last_analysis[0];
+    let query = "sum(rate(sluice_test_requests_total{namespace=\"shop\",version=\"v2\"}[1m]))";
+    assert_eq!(check.query, query);
+    assert_eq!(check.value, None);
+    assert_eq!(check.threshold, ">= 1");
+    assert!(
+        check
+            .message
+            .starts_with(&format!("query returned no data: {query};")),
+        "{}",
+        check.message
+    );
+    assert!(
+        check.message.contains(&prometheus.address),
+        "{}",
+        check.message
+    );
+}
+
+#[tokio::test]
+async fn a_restart_resumes_from_the_persisted_status_at_the_same_step() {
+    let exporter = Exporter::start();
+    exporter.set("v1", 0.0, 0.1);
+    exporter.set("v2", 0.0, 0.1);
+    let prometheus = Prometheus::start(&exporter, 2).await;
+    let cluster = Cluster::start().await;
+    let spec = spec("canary", metrics(&prometheus));
+    let mut status = {
+        let driver = Driver::new(cluster.client.clone()).with_max_decisions(1);
+        let script = Script::new(&cluster.client, &[10, 50], 1, 2);
+        let mut status = initialise(&driver, &spec, &script).await;
+        let at_step_one = |s: &RolloutStatus| s.step == 1 && s.step_passed == 1;
+        let outcome = drive(
+            &driver,
+            &spec,
+            &BTreeMap::new(),
+            &mut status,
+            "v2",
+            &script,
+            at_step_one,
+        )
+        .await;
+        assert_eq!(outcome.status.canary_weight, 10);
+        assert_eq!(
+            outcome.requeue_after,
+            Some(std::time::Duration::from_secs(1)),
+            "budget spent"
+        );
+        status
+        // The driver and the strategy are dropped here: a controller restart.
+    };
+    assert_eq!(cluster.route_weights().await, (90, 10));
+
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[10, 50], 1, 2);
+    let outcome = drive(
+        &driver,
+        &spec,
+        &BTreeMap::new(),
+        &mut status,
+        "v2",
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(outcome.status.phase, RolloutPhase::Succeeded);
+    let first = &script.seen()[0];
+    assert_eq!(first.input.step, 1);
+    assert_eq!(first.input.canary_weight, 10);
+    assert_eq!(first.input.step_passed, 1);
+    assert_eq!(first.route, Some((90, 10)));
+    assert!(
+        script
+            .seen()
+            .iter()
+            .any(|s| s.input.step == 2 && s.route == Some((50, 50)))
+    );
+    assert_eq!(
+        outcome.status.analyses, 3,
+        "step 0, 1 and 2 each analysed once"
+    );
+}
