@@ -147,6 +147,8 @@ fn plugin_list_and_inspect() {
         ("guardrails", "policy"),
         ("plain", "renderer"),
         ("local", "source"),
+        ("canary", "rollout"),
+        ("blue-green", "rollout"),
     ] {
         assert!(
             stdout
