@@ -8,8 +8,12 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use sluice_rollout::{Driver, ReadyReason};
-use sluice_types::rollout::{CheckKind, RolloutPhase, RolloutStatus};
-use support::{Cluster, Exporter, Prometheus, Script, apex_role, drive, initialise, spec};
+use sluice_types::rollout::{
+    ABORT_ANNOTATION, CheckKind, CheckResult, PROMOTE_ANNOTATION, RolloutPhase, RolloutStatus,
+};
+use support::{
+    Cluster, Exporter, Prometheus, Script, apex_role, drive, drive_gated, initialise, spec,
+};
 
 fn metrics(prometheus: &Prometheus) -> serde_json::Value {
     json!({
@@ -408,4 +412,126 @@ async fn a_restart_resumes_from_the_persisted_status_at_the_same_step() {
         outcome.status.analyses, 3,
         "step 0, 1 and 2 each analysed once"
     );
+}
+
+#[tokio::test]
+async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
+    let cluster = Cluster::start().await;
+    let mut spec = spec("canary", json!({}));
+    spec.manual_approval = true;
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[50], 1, 2);
+    let mut status = initialise(&driver, &spec, &script).await;
+    let policy = |passed: bool| CheckResult {
+        name: "policies".into(),
+        kind: CheckKind::Policy,
+        passed,
+        query: "guardrails".into(),
+        value: None,
+        threshold: "allow".into(),
+        message: if passed {
+            String::new()
+        } else {
+            "guardrails denies: image uses :latest".into()
+        },
+    };
+    let waiting = |s: &RolloutStatus| s.phase == RolloutPhase::WaitingPromotion;
+    let none = BTreeMap::new();
+    let outcome = drive_gated(
+        &driver,
+        &spec,
+        &none,
+        &mut status,
+        ("v2", vec![policy(false)]),
+        &script,
+        waiting,
+    )
+    .await;
+    assert_eq!(outcome.ready.reason, ReadyReason::WaitingPromotion);
+    assert!(!outcome.ready.ready);
+    let message = &outcome.status.message;
+    assert!(
+        message.contains("policies: guardrails denies: image uses :latest"),
+        "{message}"
+    );
+    assert!(
+        message.contains("waiting for approval: run `sluice rollout promote shop -n shop`"),
+        "{message}"
+    );
+    assert_eq!(outcome.status.gates.len(), 2);
+    assert_eq!(
+        cluster.route_weights().await,
+        (50, 50),
+        "traffic stays while waiting"
+    );
+
+    // Policies pass, but approval is still missing.
+    let outcome = drive_gated(
+        &driver,
+        &spec,
+        &none,
+        &mut status,
+        ("v2", vec![policy(true)]),
+        &script,
+        waiting,
+    )
+    .await;
+    assert!(
+        !outcome.status.message.contains("policies"),
+        "{}",
+        outcome.status.message
+    );
+    assert!(
+        outcome.status.message.contains("approval"),
+        "{}",
+        outcome.status.message
+    );
+
+    // `sluice rollout promote`: promoted.
+    let started = status
+        .as_ref()
+        .and_then(|s| s.started_at.clone())
+        .expect("started");
+    let approved = BTreeMap::from([(PROMOTE_ANNOTATION.to_string(), started)]);
+    let outcome = drive_gated(
+        &driver,
+        &spec,
+        &approved,
+        &mut status,
+        ("v2", vec![policy(true)]),
+        &script,
+        |_| false,
+    )
+    .await;
+    assert_eq!(
+        outcome.status.phase,
+        RolloutPhase::Succeeded,
+        "{:?}",
+        outcome.status
+    );
+    assert!(outcome.status.gates.iter().all(|g| g.passed));
+
+    // A next candidate, aborted mid-way with `sluice rollout abort`.
+    let at_weight = |s: &RolloutStatus| s.canary_weight == 50;
+    drive(&driver, &spec, &none, &mut status, "v3", &script, at_weight).await;
+    let started = status
+        .as_ref()
+        .and_then(|s| s.started_at.clone())
+        .expect("started");
+    let aborted = BTreeMap::from([(ABORT_ANNOTATION.to_string(), started)]);
+    let outcome = drive(&driver, &spec, &aborted, &mut status, "v3", &script, |_| {
+        false
+    })
+    .await;
+    assert_eq!(outcome.status.phase, RolloutPhase::RolledBack);
+    assert!(
+        outcome
+            .status
+            .message
+            .contains("aborted via `sluice rollout abort`"),
+        "{}",
+        outcome.status.message
+    );
+    assert_eq!(outcome.status.stable_revision, "v2");
+    assert_eq!(cluster.route_weights().await, (100, 0));
 }

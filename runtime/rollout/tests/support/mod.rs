@@ -1,22 +1,18 @@
-//! What the rollout tests run against: the in-process API server (with the
-//! trimmed Gateway API HTTPRoute CRD and simulated readiness), Debian's
-//! real `prometheus` on loopback scraping a test exporter whose per-version
-//! error ratio and latency the test sets, and a loopback webhook receiver.
+//! What the engine tests run against: the in-process API server (with the
+//! trimmed Gateway API HTTPRoute CRD and simulated readiness), and, from
+//! `sluice-rollout-testkit`, Debian's real `prometheus` on loopback scraping
+//! a test exporter that also receives webhooks; a scripted strategy.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::{Client, Config};
 use serde_json::{Value, json};
 use sluice_apiserver::{ApiServer, Options};
 use sluice_rollout::{Driver, Outcome, Release};
+pub use sluice_rollout_testkit::{Exporter, Prometheus};
 use sluice_types::diagnostic::Diagnostic;
 use sluice_types::rollout::{
     CheckResult, Decision, RolloutPhase, RolloutSpec, RolloutStatus, StepInput,
@@ -35,15 +31,7 @@ impl Cluster {
             .expect("server starts");
         let config = Config::new(server.url().parse().expect("server url"));
         let client = Client::try_from(config).expect("client");
-        let text = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/httproute-crd.yaml"),
-        )
-        .expect("fixture");
-        let crd: CustomResourceDefinition = serde_saphyr::from_str(&text).expect("CRD parses");
-        Api::<CustomResourceDefinition>::all(client.clone())
-            .create(&PostParams::default(), &crd)
-            .await
-            .expect("CRD created");
+        sluice_rollout_testkit::install_httproute_crd(&client).await;
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
         let ns = serde_json::from_value(json!({"metadata": {"name": "shop"}})).expect("namespace");
         namespaces
@@ -77,32 +65,14 @@ impl Cluster {
 }
 
 pub async fn route_weights(client: &Client) -> (i64, i64) {
-    let ar = ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: "HTTPRoute".into(),
-        plural: "httproutes".into(),
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "shop", &ar);
-    let route = serde_json::to_value(api.get("web").await.expect("route")).expect("json");
-    let backends = &route["spec"]["rules"][0]["backendRefs"];
-    assert_eq!(backends[0]["name"], "web-primary");
-    assert_eq!(backends[1]["name"], "web-canary");
-    (
-        backends[0]["weight"].as_i64().expect("weight"),
-        backends[1]["weight"].as_i64().expect("weight"),
-    )
+    sluice_rollout_testkit::route_weights(client, "shop", "web")
+        .await
+        .expect("the route exists")
 }
 
 /// The apex Service's role selector.
 pub async fn apex_role(client: &Client) -> String {
-    let api: Api<k8s_openapi::api::core::v1::Service> = Api::namespaced(client.clone(), "shop");
-    let service = serde_json::to_value(api.get("web").await.expect("apex")).expect("json");
-    service["spec"]["selector"]["sluice.dev/rollout-role"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
+    sluice_rollout_testkit::apex_role(client, "shop", "web").await
 }
 
 /// The rendered target for a version (`v1` → image `web:v1`).
@@ -230,6 +200,29 @@ pub async fn drive(
     strategy: &Script,
     stop: impl Fn(&RolloutStatus) -> bool,
 ) -> Outcome {
+    let gates = Vec::new();
+    drive_gated(
+        driver,
+        spec,
+        annotations,
+        status,
+        (revision, gates),
+        strategy,
+        stop,
+    )
+    .await
+}
+
+/// [`drive`] with the caller's promotion gates.
+pub async fn drive_gated(
+    driver: &Driver,
+    spec: &RolloutSpec,
+    annotations: &BTreeMap<String, String>,
+    status: &mut Option<RolloutStatus>,
+    (revision, gates): (&str, Vec<CheckResult>),
+    strategy: &Script,
+    stop: impl Fn(&RolloutStatus) -> bool,
+) -> Outcome {
     for _ in 0..200 {
         let release = Release {
             name: "shop",
@@ -239,7 +232,13 @@ pub async fn drive(
             status: status.as_ref(),
         };
         let outcome = driver
-            .advance(&release, revision, &target(revision), Vec::new(), strategy)
+            .advance(
+                &release,
+                revision,
+                &target(revision),
+                gates.clone(),
+                strategy,
+            )
             .await
             .expect("advance");
         let persisted = serde_json::to_value(&outcome.status).expect("status serialises");
@@ -277,185 +276,4 @@ pub async fn initialise(
         "no strategy call at initialisation"
     );
     status
-}
-
-/// Metric values per version, served in the text exposition format, and
-/// webhooks at `/hooks/<name>` answering a set status, recording payloads.
-#[derive(Clone, Default)]
-pub struct Exporter {
-    pub port: u16,
-    values: Arc<Mutex<BTreeMap<String, (f64, f64)>>>,
-    hook_status: Arc<Mutex<BTreeMap<String, u16>>>,
-    pub payloads: Arc<Mutex<Vec<(String, Value)>>>,
-}
-
-impl Exporter {
-    pub fn start() -> Exporter {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let exporter = Exporter {
-            port: listener.local_addr().expect("addr").port(),
-            ..Exporter::default()
-        };
-        let serving = exporter.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let serving = serving.clone();
-                std::thread::spawn(move || serving.answer(stream));
-            }
-        });
-        exporter
-    }
-
-    /// Error ratio and latency (seconds) of a version.
-    pub fn set(&self, version: &str, error_ratio: f64, latency: f64) {
-        self.values
-            .lock()
-            .expect("lock")
-            .insert(version.into(), (error_ratio, latency));
-    }
-
-    pub fn hook_answers(&self, name: &str, status: u16) {
-        self.hook_status
-            .lock()
-            .expect("lock")
-            .insert(name.into(), status);
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn answer(&self, stream: TcpStream) {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() {
-            return;
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-        let mut length = 0;
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let (status, text) = if let Some(name) = path.strip_prefix("/hooks/") {
-            let payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            self.payloads
-                .lock()
-                .expect("lock")
-                .push((name.to_string(), payload));
-            let status = self
-                .hook_status
-                .lock()
-                .expect("lock")
-                .get(name)
-                .copied()
-                .unwrap_or(200);
-            (status, format!("hook {name} says {status}"))
-        } else {
-            let mut text = String::from(
-                "# TYPE sluice_test_error_ratio gauge\n# TYPE sluice_test_latency_seconds gauge\n",
-            );
-            for (version, (errors, latency)) in self.values.lock().expect("lock").iter() {
-                text.push_str(&format!(
-                    "sluice_test_error_ratio{{version=\"{version}\"}} {errors}\nsluice_test_latency_seconds{{version=\"{version}\"}} {latency}\n"
-                ));
-            }
-            (200, text)
-        };
-        let mut stream = reader.into_inner();
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status} X\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-            text.len()
-        );
-    }
-}
-
-/// Debian's Prometheus on a loopback port, scraping the exporter every
-/// second; killed when dropped.
-pub struct Prometheus {
-    pub address: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
-    /// Starts it and waits until it has `versions` series of the error ratio.
-    pub async fn start(exporter: &Exporter, versions: usize) -> Prometheus {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: exporter\n    static_configs:\n      - targets: ['127.0.0.1:{}']\n",
-                exporter.port
-            ),
-        )
-        .expect("config");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus runs: tests/setup.sh installs Debian's prometheus");
-        let prometheus = Prometheus {
-            address: format!("http://127.0.0.1:{port}"),
-            child,
-            _dir: dir,
-        };
-        let http = sluice_http::Client::new();
-        for _ in 0..300 {
-            let request = sluice_http::Request {
-                method: "GET".into(),
-                url: format!(
-                    "{}/api/v1/query?query=sluice_test_error_ratio",
-                    prometheus.address
-                ),
-                ..Default::default()
-            };
-            let limits = sluice_http::Limits {
-                max_bytes: 1 << 20,
-                timeout: Duration::from_secs(2),
-            };
-            if let Ok(response) = http.send(request, limits).await
-                && let Ok(answer) = serde_json::from_slice::<Value>(&response.body)
-                && answer["data"]["result"].as_array().map(Vec::len) == Some(versions)
-            {
-                return prometheus;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "prometheus at {} never had the exporter's series",
-            prometheus.address
-        );
-    }
 }
