@@ -2,6 +2,7 @@
 //! (`sluice-apiserver`) through `kube::Client` over HTTP, and of `deploy/`.
 
 mod deploy;
+mod gitops;
 mod reconcile;
 mod support;
 mod tenancy;
