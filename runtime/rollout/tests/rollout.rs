@@ -535,3 +535,47 @@ async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
     assert_eq!(outcome.status.stable_revision, "v2");
     assert_eq!(cluster.route_weights().await, (100, 0));
 }
+
+#[tokio::test]
+async fn a_newer_candidate_mid_rollout_restarts_with_it() {
+    let cluster = Cluster::start().await;
+    let spec = spec("canary", json!({}));
+    let driver = Driver::new(cluster.client.clone());
+    let script = Script::new(&cluster.client, &[50, 80], 1, 2);
+    let mut status = initialise(&driver, &spec, &script).await;
+    let none = BTreeMap::new();
+    let at_half = |s: &RolloutStatus| s.canary_weight == 50;
+    let one_at_a_time = driver.clone().with_max_decisions(1);
+    drive(
+        &one_at_a_time,
+        &spec,
+        &none,
+        &mut status,
+        "v2",
+        &script,
+        at_half,
+    )
+    .await;
+    assert_eq!(cluster.route_weights().await, (50, 50));
+
+    let restarted = Script::new(&cluster.client, &[50, 80], 1, 2);
+    let outcome = drive(&driver, &spec, &none, &mut status, "v3", &restarted, |_| {
+        false
+    })
+    .await;
+    assert_eq!(outcome.status.phase, RolloutPhase::Succeeded);
+    assert_eq!(outcome.status.stable_revision, "v3");
+    let first = &restarted.seen()[0];
+    assert_eq!(first.input.candidate_revision, "v3");
+    assert_eq!((first.input.step, first.input.canary_weight), (0, 0));
+    assert_eq!(
+        first.route,
+        Some((100, 0)),
+        "traffic went back to the primary first"
+    );
+    let primary = deployment(&cluster, "web-primary").await;
+    assert_eq!(
+        primary["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:v3"
+    );
+}
