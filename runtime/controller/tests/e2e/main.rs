@@ -4,5 +4,6 @@
 mod deploy;
 mod gitops;
 mod reconcile;
+mod rollout;
 mod support;
 mod tenancy;
