@@ -18,6 +18,9 @@ done
 
 cargo test --workspace
 
+# The canary example end to end against the playground (about 15 s).
+examples/canary/run.sh >/dev/null
+
 # The guest crates' own unit and corpus tests run natively (their logic does
 # not need the sandbox; the e2e tests above run them as components).
 (cd plugins && CARGO_TARGET_DIR="$CARGO_TARGET_DIR/native-guests" cargo test --workspace --quiet)
