@@ -29,7 +29,10 @@ impl Strategy for PluginStrategy {
 /// then nothing is pruned (the primary may still use objects the candidate
 /// dropped) and a policy denial holds promotion instead of stopping the run.
 pub(crate) fn in_progress(status: &ReleaseStatus) -> bool {
-    status.rollout.as_ref().is_some_and(|r| !r.phase.is_terminal())
+    status
+        .rollout
+        .as_ref()
+        .is_some_and(|r| !r.phase.is_terminal())
 }
 
 /// The policies gate: passes when no policy denies the candidate, whatever
@@ -50,7 +53,11 @@ pub(crate) fn policy_gate(report: &ReleaseReport) -> CheckResult {
         value: None,
         threshold: "no policy denies".into(),
         message: if denied.is_empty() {
-            format!("{} policies allow revision {}", names.len(), report.revision)
+            format!(
+                "{} policies allow revision {}",
+                names.len(),
+                report.revision
+            )
         } else {
             format!(
                 "policy {} denied revision {}; fix the release or the policy, promotion waits",
