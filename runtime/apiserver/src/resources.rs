@@ -227,6 +227,16 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["hpa"],
     ),
+    // Leader election (the controller's `--leader-elect`).
+    (
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "Lease",
+        true,
+        false,
+        &[],
+    ),
 ];
 
 /// The built-ins in the `all` category, as a real server's discovery lists them.

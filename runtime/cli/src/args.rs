@@ -267,6 +267,43 @@ pub struct ControllerArgs {
     /// Only objects matching this label selector, e.g. sharding.sluice.dev/key=shard1
     #[arg(long)]
     pub watch_label_selector: Option<String>,
+    /// Reconcile only while holding a Lease, so one of several replicas
+    /// acts (off by default: a controller run by hand is usually alone;
+    /// deploy/ turns it on)
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease [default: the pod's, else the context's]
+    #[arg(long)]
+    pub leader_election_namespace: Option<String>,
+    /// Name of the Lease [default: sluice-controller-leader; with
+    /// --watch-label-selector sharding.sluice.dev/key=X, sluice-controller-leader-X,
+    /// so each shard elects its own leader]
+    #[arg(long)]
+    pub leader_election_id: Option<String>,
+    /// Log lines as JSON (for log collectors), as text, or auto: JSON
+    /// when stderr is not a terminal
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+}
+
+/// How `sluice controller` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+    Auto,
+}
+
+impl LogFormat {
+    /// Auto: JSON unless a person watches stderr.
+    pub fn json(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            LogFormat::Json => true,
+            LogFormat::Text => false,
+            LogFormat::Auto => !std::io::stderr().is_terminal(),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,20 @@ pub async fn run(
         no_cross_namespace_refs: args.no_cross_namespace_refs,
         default_service_account: args.default_service_account.clone(),
         watch_label_selector: args.watch_label_selector.clone(),
+        leader_election: args.leader_elect.then(|| {
+            let namespace = args
+                .leader_election_namespace
+                .clone()
+                .unwrap_or_else(|| config.default_namespace.clone());
+            let name = match &args.leader_election_id {
+                Some(id) => id.clone(),
+                None => sluice_controller::lease_name(
+                    sluice_controller::DEFAULT_LEASE,
+                    args.watch_label_selector.as_deref(),
+                ),
+            };
+            sluice_controller::LeaderElection::new(namespace, name)
+        }),
         ..sluice_controller::Options::default()
     };
     sluice_controller::run(client, config, host, store, options, stop()).await?;

@@ -59,6 +59,8 @@ fn render_deploy_equals_install_export() {
             "CustomResourceDefinition/sources.sluice.dev",
             "Deployment/sluice-controller",
             "Namespace/sluice-system",
+            "Role/sluice-controller-leader-election",
+            "RoleBinding/sluice-controller-leader-election",
             "ServiceAccount/sluice-controller",
         ]
     );

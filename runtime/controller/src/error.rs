@@ -21,6 +21,31 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+
+    /// Adding or removing the finalizer failed (often a concurrent
+    /// change); the reconcile is retried.
+    #[error("cannot {what} the finalizer of Release '{namespace}/{name}'")]
+    Finalizer {
+        what: &'static str,
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Deleting a deleted Release's objects failed; the finalizer stays
+    /// and the deletion is retried.
+    #[error("cannot delete the objects of deleted Release '{namespace}/{name}': {message}")]
+    Prune {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+
+    /// Another instance leads now, or the Lease could not be renewed in
+    /// time; reconciles were cancelled so two leaders never act at once.
+    #[error("lost the leader lease {lease} ({why}); restart to stand by for it again")]
+    LeaderLost { lease: String, why: String },
 }
 
 impl Error {
@@ -29,6 +54,9 @@ impl Error {
         match self {
             Error::WriteStatus { .. } => "StatusWriteFailed",
             Error::Probes { .. } => "ProbesFailed",
+            Error::LeaderLost { .. } => "LeaderLost",
+            Error::Finalizer { .. } => "FinalizerFailed",
+            Error::Prune { .. } => "PruneFailed",
         }
     }
 }

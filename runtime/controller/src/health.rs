@@ -1,10 +1,15 @@
 //! `/healthz` (the process serves) and `/readyz` (both caches hold a full
 //! list, so reconciles see the cluster) for the kubelet's probes, and
 //! `/metrics` for Prometheus.
+//!
+//! An instance standing by for the leader Lease is ready too, and says
+//! so: with `replicas: 1` a rolling update waits for the new pod to be
+//! ready before it stops the old one, and the new one can only lead once
+//! the old one has released the Lease.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -16,14 +21,23 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
+// 0 (the default): starting, caches not synced yet.
+const STANDBY: u8 = 1;
+const SYNCED: u8 = 2;
+
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Readiness(Arc<AtomicBool>);
+pub(crate) struct Readiness(Arc<AtomicU8>);
 
 impl Readiness {
+    /// Leading (or not electing) and both caches synced.
     pub fn set(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.store(SYNCED, Ordering::Release);
     }
-    fn get(&self) -> bool {
+    /// Waiting for the leader Lease.
+    pub fn standby(&self) {
+        self.0.store(STANDBY, Ordering::Release);
+    }
+    fn get(&self) -> u8 {
         self.0.load(Ordering::Acquire)
     }
 }
@@ -70,7 +84,11 @@ pub(crate) async fn serve(
 fn answer(path: &str, ready: &Readiness, metrics: &Metrics) -> Response<Full<Bytes>> {
     let (code, text) = match path {
         "/healthz" => (StatusCode::OK, "ok".to_owned()),
-        "/readyz" if ready.get() => (StatusCode::OK, "ok".to_owned()),
+        "/readyz" if ready.get() == SYNCED => (StatusCode::OK, "ok".to_owned()),
+        "/readyz" if ready.get() == STANDBY => (
+            StatusCode::OK,
+            "standby: another instance holds the leader lease".to_owned(),
+        ),
         "/readyz" => (
             StatusCode::SERVICE_UNAVAILABLE,
             "caches not synced yet".to_owned(),

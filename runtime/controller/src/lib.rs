@@ -12,15 +12,23 @@
 //! - Requeues at `interval` with jitter; failures back off from
 //!   `retryInterval`; `sluice.dev/requestedAt` asks for a run now;
 //!   `suspend` stops both.
+//! - A reconciled Release carries a finalizer: deleting it deletes what it
+//!   applied (with `prune`, unless suspended) before it goes (`finalize`).
 //! - Kubernetes Events on Ready transitions; Prometheus metrics (reconcile
-//!   durations, Ready per object, policy verdicts) on `/metrics`.
+//!   durations, Ready per object, policy verdicts, plugin call durations
+//!   and failures) on `/metrics`.
 //! - `/healthz` and `/readyz`; on shutdown, in-flight reconciles finish.
+//! - With leader election (a `coordination.k8s.io/v1` Lease, see
+//!   `leader`), only the instance holding the Lease runs the reconcilers;
+//!   the others stand by and take over when it stops or its lease expires.
 
 mod deploy;
 mod error;
 mod events;
+mod finalize;
 mod gather;
 mod health;
+mod leader;
 mod metrics;
 mod release;
 mod schedule;
@@ -43,6 +51,8 @@ use sluice_types::crd::{Release, Source};
 
 pub use deploy::{crd_documents, crds_yaml, install_yaml};
 pub use error::{Error, Result};
+pub use finalize::FINALIZER;
+pub use leader::{DEFAULT_LEASE, LeaderElection, lease_name};
 
 /// How the controller runs.
 #[derive(Debug, Clone)]
@@ -70,6 +80,9 @@ pub struct Options {
     /// several instances split the objects by shard, as Flux's
     /// `--watch-label-selector`.
     pub watch_label_selector: Option<String>,
+    /// Reconcile only while holding this Lease; `None` reconciles at once
+    /// (one instance, or shards that never overlap).
+    pub leader_election: Option<LeaderElection>,
 }
 
 /// The label that assigns an object to a shard.
@@ -87,6 +100,7 @@ impl Default for Options {
             no_cross_namespace_refs: false,
             default_service_account: None,
             watch_label_selector: None,
+            leader_election: None,
         }
     }
 }
@@ -118,7 +132,9 @@ where
 /// Runs until `shutdown` resolves, then lets in-flight reconciles (and
 /// their applies) finish before returning. `client` acts as the
 /// controller; `config` (what it was built from) is where tenants' clients
-/// impersonate from.
+/// impersonate from. With `options.leader_election`, waits to lead first,
+/// releases the Lease on shutdown, and fails with [`Error::LeaderLost`]
+/// (reconciles cancelled) when it can no longer renew it.
 pub async fn run(
     client: Client,
     config: kube::Config,
@@ -131,6 +147,44 @@ pub async fn run(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+        let _ = stop_tx.send(true);
+    });
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ready = health::Readiness::default();
+    let probes = match options.health_address {
+        Some(address) => Some(
+            health::serve(
+                address,
+                ready.clone(),
+                metrics.clone(),
+                stopped(stop_rx.clone()),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let mut elector = options
+        .leader_election
+        .clone()
+        .map(|settings| leader::Elector::new(client.clone(), settings));
+    if let Some(elector) = &mut elector {
+        ready.standby();
+        let stop = stopped(stop_rx.clone());
+        tokio::select! {
+            () = elector.acquire() => {}
+            () = stop => {
+                // Never led: nothing to finish, nothing to release.
+                if let Some(probes) = probes {
+                    let _ = probes.await;
+                }
+                return Ok(());
+            }
+        }
+    }
+
     let tenants = tenant::Tenants::new(config, client.clone());
     let config = Config::default().concurrency(options.concurrent);
     let watched = match &options.watch_label_selector {
@@ -186,7 +240,6 @@ pub async fn run(
         })
         .graceful_shutdown_on(stopped(stop_rx.clone()));
 
-    let metrics = Arc::new(metrics::Metrics::default());
     let context = Arc::new(Context {
         client,
         tenants,
@@ -196,16 +249,9 @@ pub async fn run(
         sources: sources.clone(),
         releases: releases.clone(),
         memo: schedule::Memo::default(),
-        metrics: metrics.clone(),
+        metrics,
     });
 
-    let ready = health::Readiness::default();
-    let probes = match options.health_address {
-        Some(address) => {
-            Some(health::serve(address, ready.clone(), metrics, stopped(stop_rx.clone())).await?)
-        }
-        None => None,
-    };
     {
         let ready = ready.clone();
         let (sources, releases) = (sources.clone(), releases.clone());
@@ -216,19 +262,38 @@ pub async fn run(
             }
         });
     }
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing in-flight reconciles");
-        let _ = stop_tx.send(true);
-    });
-
     let sources_run = source_controller
         .run(source::reconcile, source::error_policy, context.clone())
         .for_each(log::<Source>);
     let releases_run = release_controller
         .run(release::reconcile, release::error_policy, context)
         .for_each(log::<Release>);
-    tokio::join!(sources_run, releases_run);
+    let work = async {
+        tokio::join!(sources_run, releases_run);
+    };
+    let lost = match &mut elector {
+        Some(elector) => tokio::select! {
+            () = work => None,
+            why = elector.keep() => Some(why),
+        },
+        None => {
+            work.await;
+            None
+        }
+    };
+    if let (Some(why), Some(elector)) = (lost, &elector) {
+        tracing::error!(lease = %elector.lease(), "lost the leader lease: {why}");
+        if let Some(probes) = probes {
+            probes.abort();
+        }
+        return Err(Error::LeaderLost {
+            lease: elector.lease(),
+            why,
+        });
+    }
+    if let Some(elector) = &mut elector {
+        elector.release().await;
+    }
     if let Some(probes) = probes {
         let _ = probes.await;
     }

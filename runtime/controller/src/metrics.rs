@@ -1,12 +1,13 @@
 //! Prometheus metrics on `/metrics`, in the text format (no client
-//! library: three metric families do not need one). Labels are fixed
-//! strings and object names, never error text.
+//! library: five metric families do not need one). Labels are fixed
+//! strings, object and plugin names, never error text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use sluice_pipeline::{Observer, PluginCall};
 use sluice_types::Verdict;
 
 /// Upper bounds of the reconcile duration buckets, in seconds.
@@ -14,16 +15,63 @@ const BUCKETS: [f64; 12] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
 ];
 
-#[derive(Debug, Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
+/// Upper bounds of the plugin call buckets, in seconds: a policy over a
+/// few objects answers in milliseconds, a Git fetch in seconds.
+const CALL_BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0, 120.0,
+];
+
+#[derive(Debug)]
+struct Histogram<const N: usize> {
+    counts: [u64; N],
     count: u64,
     sum: f64,
 }
 
+impl<const N: usize> Default for Histogram<N> {
+    fn default() -> Self {
+        Histogram {
+            counts: [0; N],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+}
+
+impl<const N: usize> Histogram<N> {
+    fn observe(&mut self, bounds: &[f64; N], seconds: f64) {
+        for (slot, bound) in self.counts.iter_mut().zip(bounds) {
+            if seconds <= *bound {
+                *slot += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    /// The `_bucket`, `_sum` and `_count` lines of one series.
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64; N]) {
+        for (count, bound) in self.counts.iter().zip(bounds) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// One plugin's calls of one kind.
+#[derive(Debug, Default)]
+struct Calls {
+    durations: Histogram<{ CALL_BUCKETS.len() }>,
+    failures: u64,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    durations: BTreeMap<&'static str, Histogram>,
+    durations: BTreeMap<&'static str, Histogram<{ BUCKETS.len() }>>,
+    /// (plugin, kind) → its calls.
+    calls: BTreeMap<(String, &'static str), Calls>,
     /// (kind, namespace, name) → Ready status.
     ready: BTreeMap<(&'static str, String, String), String>,
     /// (policy, verdict) → how many runs got it.
@@ -39,21 +87,22 @@ impl Metrics {
     }
 
     pub fn reconciled(&self, kind: &'static str, took: Duration) {
-        let seconds = took.as_secs_f64();
-        let mut inner = self.inner();
-        let h = inner.durations.entry(kind).or_default();
-        for (slot, bound) in h.counts.iter_mut().zip(BUCKETS) {
-            if seconds <= bound {
-                *slot += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += seconds;
+        self.inner()
+            .durations
+            .entry(kind)
+            .or_default()
+            .observe(&BUCKETS, took.as_secs_f64());
     }
 
     pub fn ready(&self, kind: &'static str, namespace: &str, name: &str, status: &str) {
         let key = (kind, namespace.to_owned(), name.to_owned());
         self.inner().ready.insert(key, status.to_owned());
+    }
+
+    /// Drops the Ready series of a deleted object.
+    pub fn forget(&self, kind: &'static str, namespace: &str, name: &str) {
+        let key = (kind, namespace.to_owned(), name.to_owned());
+        self.inner().ready.remove(&key);
     }
 
     pub fn verdict(&self, policy: &str, verdict: Verdict) {
@@ -70,26 +119,12 @@ impl Metrics {
         out.push_str("# HELP sluice_reconcile_duration_seconds How long one reconcile took.\n");
         out.push_str("# TYPE sluice_reconcile_duration_seconds histogram\n");
         for (kind, h) in &inner.durations {
-            for (count, bound) in h.counts.iter().zip(BUCKETS) {
-                let _ = writeln!(
-                    out,
-                    "sluice_reconcile_duration_seconds_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {count}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "sluice_reconcile_duration_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "sluice_reconcile_duration_seconds_sum{{kind=\"{kind}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "sluice_reconcile_duration_seconds_count{{kind=\"{kind}\"}} {}",
-                h.count
+            let labels = format!("kind=\"{kind}\"");
+            h.render(
+                &mut out,
+                "sluice_reconcile_duration_seconds",
+                &labels,
+                &BUCKETS,
             );
         }
         out.push_str("# HELP sluice_condition The Ready condition of each object, one series per status (1 for the current one).\n");
@@ -114,7 +149,42 @@ impl Metrics {
                 escape(policy)
             );
         }
+        out.push_str("# HELP sluice_plugin_call_duration_seconds How long one plugin call took.\n");
+        out.push_str("# TYPE sluice_plugin_call_duration_seconds histogram\n");
+        for ((plugin, kind), calls) in &inner.calls {
+            let labels = format!("plugin=\"{}\",kind=\"{kind}\"", escape(plugin));
+            calls.durations.render(
+                &mut out,
+                "sluice_plugin_call_duration_seconds",
+                &labels,
+                &CALL_BUCKETS,
+            );
+        }
+        out.push_str("# HELP sluice_plugin_call_failures_total Plugin calls that returned an error (trap, timeout, failure).\n");
+        out.push_str("# TYPE sluice_plugin_call_failures_total counter\n");
+        for ((plugin, kind), calls) in &inner.calls {
+            let _ = writeln!(
+                out,
+                "sluice_plugin_call_failures_total{{plugin=\"{}\",kind=\"{kind}\"}} {}",
+                escape(plugin),
+                calls.failures
+            );
+        }
         out
+    }
+}
+
+impl Observer for Metrics {
+    fn plugin_call(&self, call: PluginCall<'_>) {
+        let mut inner = self.inner();
+        let calls = inner
+            .calls
+            .entry((call.plugin.to_owned(), call.kind.world()))
+            .or_default();
+        calls
+            .durations
+            .observe(&CALL_BUCKETS, call.took.as_secs_f64());
+        calls.failures += u64::from(call.failed);
     }
 }
 
@@ -129,6 +199,34 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_types::PluginKind;
+
+    #[test]
+    fn plugin_calls_by_plugin_and_kind() {
+        let m = Metrics::default();
+        let call = |plugin, kind, ms, failed| PluginCall {
+            plugin,
+            kind,
+            took: Duration::from_millis(ms),
+            failed,
+        };
+        m.plugin_call(call("guardrails", PluginKind::Policy, 3, false));
+        m.plugin_call(call("guardrails", PluginKind::Policy, 200, true));
+        m.plugin_call(call("git", PluginKind::Source, 2000, false));
+        let text = m.render();
+        for line in [
+            "sluice_plugin_call_duration_seconds_bucket{plugin=\"guardrails\",kind=\"policy\",le=\"0.005\"} 1\n",
+            "sluice_plugin_call_duration_seconds_bucket{plugin=\"guardrails\",kind=\"policy\",le=\"0.25\"} 2\n",
+            "sluice_plugin_call_duration_seconds_count{plugin=\"guardrails\",kind=\"policy\"} 2\n",
+            "sluice_plugin_call_duration_seconds_bucket{plugin=\"git\",kind=\"source\",le=\"1\"} 0\n",
+            "sluice_plugin_call_duration_seconds_bucket{plugin=\"git\",kind=\"source\",le=\"5\"} 1\n",
+            "sluice_plugin_call_failures_total{plugin=\"guardrails\",kind=\"policy\"} 1\n",
+            "sluice_plugin_call_failures_total{plugin=\"git\",kind=\"source\"} 0\n",
+            "# TYPE sluice_plugin_call_failures_total counter\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+    }
 
     #[test]
     fn renders_the_three_families() {

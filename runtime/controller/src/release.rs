@@ -16,7 +16,7 @@ use sluice_types::status::{
 use sluice_types::{ReleaseReport, ResourceRef};
 
 use crate::schedule::Seen;
-use crate::{Context, Error, events, gather, status, tenant};
+use crate::{Context, Error, events, finalize, gather, status, tenant};
 
 /// How long an apply and its wait may take when `spec.timeout` is unset.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -51,6 +51,12 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
     let name = release.name_any();
     let key = format!("Release/{ns}/{name}");
     let api: Api<Release> = Api::namespaced(ctx.client.clone(), &ns);
+    if release.metadata.deletion_timestamp.is_some() {
+        ctx.memo.forget(&key);
+        return finalize::release(&ctx, &release).await;
+    }
+    // Before anything is applied, so a deletion always finds it.
+    finalize::ensure(&api, &release).await?;
     if release.spec.suspend {
         ctx.memo.forget(&key);
         return Ok(Action::await_change());
@@ -251,7 +257,8 @@ async fn run(
     let objects = gather::objects(ctx, release, source)
         .await
         .map_err(|m| Failure::new(reason::FAILED, m))?;
-    let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone());
+    let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone())
+        .with_observer(ctx.metrics.clone());
     let report = pipeline
         .run(&loaded(release.to_object()), Mode::Check)
         .await

@@ -57,7 +57,8 @@ pub(crate) async fn reconcile(source: Arc<Source>, ctx: Arc<Context>) -> Result<
         }
     }
     objects.items.push(object.clone());
-    let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone());
+    let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone())
+        .with_observer(ctx.metrics.clone());
     let started = std::time::Instant::now();
     let fetched = pipeline.fetch_source(&object).await;
     ctx.metrics.reconciled("Source", started.elapsed());

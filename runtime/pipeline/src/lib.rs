@@ -8,10 +8,12 @@ mod catalog;
 mod cosign;
 mod error;
 mod namespace;
+mod observe;
 mod run;
 mod source;
 
 pub use catalog::{Catalog, Lookup};
 pub use error::{Error, Result};
+pub use observe::{Observer, PluginCall};
 pub use run::{Mode, Pipeline};
 pub use sluice_artifacts::ArtifactStore;

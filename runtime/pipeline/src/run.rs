@@ -3,6 +3,7 @@
 use crate::catalog::{Catalog, Lookup};
 use crate::error::{At, Error, Result};
 use crate::namespace;
+use crate::observe::{Observer, timed};
 use serde_json::json;
 use sluice_artifacts::ArtifactStore;
 use sluice_plugin_host::cosign::Cache as CosignCache;
@@ -37,6 +38,8 @@ pub struct Pipeline {
     store: ArtifactStore,
     /// Signature checks by digest, shared by every policy and source call.
     cosign_cache: Arc<CosignCache>,
+    /// Told about every plugin call.
+    observer: Option<Arc<dyn Observer>>,
     /// Holds a throwaway store when no store was given.
     _scratch: Option<tempfile::TempDir>,
 }
@@ -64,6 +67,7 @@ impl Pipeline {
             catalog: Catalog::new(host, objects),
             store,
             cosign_cache: Arc::default(),
+            observer: None,
             _scratch: Some(scratch),
         }
     }
@@ -75,6 +79,7 @@ impl Pipeline {
             catalog: Catalog::new(host, objects),
             store,
             cosign_cache: Arc::default(),
+            observer: None,
             _scratch: None,
         }
     }
@@ -83,6 +88,12 @@ impl Pipeline {
     /// cache of this pipeline's own (10 minutes).
     pub fn with_cosign_cache(mut self, cache: Arc<CosignCache>) -> Pipeline {
         self.cosign_cache = cache;
+        self
+    }
+
+    /// Tells `observer` about every plugin call (its time, whether it failed).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Pipeline {
+        self.observer = Some(observer);
         self
     }
 
@@ -131,18 +142,23 @@ impl Pipeline {
                 PluginKind::Renderer,
             )
             .await?;
-        let rendered = renderer
-            .render(
-                &artifact.dir,
-                RenderRequest {
-                    url: artifact.url.clone(),
-                    revision: artifact.revision.clone(),
-                    path: spec.path.clone(),
-                    config: renderer_config,
-                },
-            )
-            .await
-            .map_err(|e| plugin_error(&at, "spec.renderer.config", shown(e, root)))?;
+        let render = renderer.render(
+            &artifact.dir,
+            RenderRequest {
+                url: artifact.url.clone(),
+                revision: artifact.revision.clone(),
+                path: spec.path.clone(),
+                config: renderer_config,
+            },
+        );
+        let rendered = timed(
+            self.observer.as_ref(),
+            renderer_name,
+            PluginKind::Renderer,
+            render,
+        )
+        .await
+        .map_err(|e| plugin_error(&at, "spec.renderer.config", shown(e, root)))?;
         let mut manifests = rendered.manifests;
         diagnostics.extend(rendered.diagnostics);
         if let Some(decryption) = &spec.decryption {
@@ -196,16 +212,21 @@ impl Pipeline {
                 } else {
                     Arc::default()
                 };
-                let eval = plugin
-                    .evaluate_with_grants(
-                        &artifact.url,
-                        &artifact.revision,
-                        &manifests,
-                        &policy.config,
-                        &grants,
-                    )
-                    .await
-                    .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
+                let evaluate = plugin.evaluate_with_grants(
+                    &artifact.url,
+                    &artifact.revision,
+                    &manifests,
+                    &policy.config,
+                    &grants,
+                );
+                let eval = timed(
+                    self.observer.as_ref(),
+                    &policy.plugin,
+                    PluginKind::Policy,
+                    evaluate,
+                )
+                .await
+                .map_err(|e| plugin_error(&at, &format!("{field}.config"), shown(e, root)))?;
                 if let Some(mutated) = eval.mutated {
                     manifests = mutated;
                 }
@@ -391,14 +412,15 @@ impl Pipeline {
         grants: Grants,
     ) -> Result<sluice_plugin_host::Evaluation> {
         let plugin = self.plugin(at, field, name, ns, PluginKind::Policy).await?;
-        plugin
-            .evaluate_with_grants(
-                &artifact.url,
-                &artifact.revision,
-                manifests,
-                config,
-                &Arc::new(grants),
-            )
+        let grants = Arc::new(grants);
+        let evaluate = plugin.evaluate_with_grants(
+            &artifact.url,
+            &artifact.revision,
+            manifests,
+            config,
+            &grants,
+        );
+        timed(self.observer.as_ref(), name, PluginKind::Policy, evaluate)
             .await
             .map_err(|mut e| {
                 if let sluice_plugin_host::Error::Failed { diagnostics, .. } = &mut e {
@@ -493,21 +515,26 @@ impl Pipeline {
         let mut last_revision = last.map(|r| r.revision);
         loop {
             let staging = self.store.stage().map_err(store_error)?;
-            let fetched = plugin
-                .fetch(
-                    plan.local_dir.as_deref(),
-                    staging.path(),
-                    FetchRequest {
-                        url: plan.url.clone(),
-                        config: config.clone(),
-                        last_revision: last_revision.clone(),
-                        secret: plan.secret.clone(),
-                        insecure: plan.insecure,
-                        grants: plan.grants.clone(),
-                    },
-                )
-                .await
-                .map_err(|e| plugin_error(&at, "spec.config", e))?;
+            let fetch = plugin.fetch(
+                plan.local_dir.as_deref(),
+                staging.path(),
+                FetchRequest {
+                    url: plan.url.clone(),
+                    config: config.clone(),
+                    last_revision: last_revision.clone(),
+                    secret: plan.secret.clone(),
+                    insecure: plan.insecure,
+                    grants: plan.grants.clone(),
+                },
+            );
+            let fetched = timed(
+                self.observer.as_ref(),
+                &plan.plugin,
+                PluginKind::Source,
+                fetch,
+            )
+            .await
+            .map_err(|e| plugin_error(&at, "spec.config", e))?;
             diagnostics.extend(fetched.diagnostics);
             let stored = match fetched.outcome {
                 FetchOutcome::Fetched(revision) => self

@@ -42,6 +42,7 @@ async fn version_and_discovery() {
             "HorizontalPodAutoscaler",
             Scope::Namespaced,
         ),
+        ("coordination.k8s.io", "v1", "Lease", Scope::Namespaced),
     ] {
         let (resource, caps) = discovery
             .resolve_gvk(&GroupVersionKind::gvk(group, version, kind))

@@ -2,7 +2,10 @@
 //! (`sluice-apiserver`) through `kube::Client` over HTTP, and of `deploy/`.
 
 mod deploy;
+mod finalize;
 mod gitops;
+mod leader;
+mod metrics;
 mod reconcile;
 mod rollout;
 mod support;

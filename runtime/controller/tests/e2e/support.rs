@@ -16,15 +16,19 @@ use sluice_types::crd::{REQUESTED_AT, Release, Source};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+type Instance = (
+    oneshot::Sender<()>,
+    JoinHandle<sluice_controller::Result<()>>,
+);
+
 pub struct Running {
     pub server: ApiServer,
     pub client: Client,
     config: Config,
     pub health: SocketAddr,
-    controllers: Vec<(
-        oneshot::Sender<()>,
-        JoinHandle<sluice_controller::Result<()>>,
-    )>,
+    /// Each instance's stop signal and task, by the index `add_controller`
+    /// returned; `None` once stopped or aborted.
+    controllers: Vec<Option<Instance>>,
     dirs: tempfile::TempDir,
 }
 
@@ -33,7 +37,7 @@ fn plugin_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("controller-plugins")
 }
 
-fn free_port() -> SocketAddr {
+pub fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address")
 }
@@ -92,8 +96,8 @@ impl Running {
     }
 
     /// Another controller instance on the same cluster (its own artifact
-    /// store), stopped with the others.
-    pub async fn add_controller(&mut self, options: sluice_controller::Options) {
+    /// store), stopped with the others; returns its index.
+    pub async fn add_controller(&mut self, options: sluice_controller::Options) -> usize {
         let host = PluginHost::new(HostConfig {
             cache_dir: Some(plugin_cache()),
             ..HostConfig::default()
@@ -115,7 +119,22 @@ impl Running {
                 let _ = stopped.await;
             },
         ));
-        self.controllers.push((stop, controller));
+        self.controllers.push(Some((stop, controller)));
+        self.controllers.len() - 1
+    }
+
+    /// Stops instance `index` as SIGTERM does and waits for it to finish.
+    pub async fn stop_controller(&mut self, index: usize) {
+        let instance = self.controllers[index].take().expect("a running instance");
+        finish(instance).await;
+    }
+
+    /// Ends instance `index` at once, as a killed process ends: nothing it
+    /// was doing finishes and it releases nothing.
+    pub async fn abort_controller(&mut self, index: usize) {
+        let (_stop, task) = self.controllers[index].take().expect("a running instance");
+        task.abort();
+        let _ = task.await;
     }
 
     pub fn releases(&self) -> Api<Release> {
@@ -203,15 +222,19 @@ impl Running {
 
     /// Stops the controllers and waits for them to finish their work.
     pub async fn stop(mut self) {
-        for (stop, controller) in self.controllers.drain(..) {
-            let _ = stop.send(());
-            tokio::time::timeout(Duration::from_secs(30), controller)
-                .await
-                .expect("the controller stops within 30s")
-                .expect("the controller task did not panic")
-                .expect("the controller ends without error");
+        for instance in self.controllers.drain(..).flatten() {
+            finish(instance).await;
         }
     }
+}
+
+async fn finish((stop, controller): Instance) {
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), controller)
+        .await
+        .expect("the controller stops within 30s")
+        .expect("the controller task did not panic")
+        .expect("the controller ends without error");
 }
 
 /// A plain GET over HTTP/1.1: (status code, body).
