@@ -362,7 +362,7 @@ fn parse(raw: &str) -> Option<Line> {
     let object = object_of(&fields);
     let shown = |k: &str| {
         !matches!(k, "message" | "kind" | "name" | "namespace")
-            && !(object.is_some() && matches!(k, "release" | "source" | "object"))
+            && (object.is_none() || !matches!(k, "release" | "source" | "object"))
     };
     let message = fields
         .iter()
