@@ -197,6 +197,23 @@ async fn get_reconcile_suspend_resume_and_tree_through_the_cli() {
     assert_eq!(&source_row[..2], ["default", "app"], "{stdout}");
     assert_eq!(source_row[4], "True", "{stdout}");
 
+    // The controller's Events about the Release and its Source.
+    let out = cluster.sluice(&["events", "--for", "release/web"]).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for object in ["Source/app", "Release/web"] {
+        assert!(
+            stdout.lines().any(|l| l.contains("Normal")
+                && l.contains("ReconciliationSucceeded")
+                && l.contains(object)),
+            "{object}:\n{stdout}"
+        );
+    }
+    assert!(
+        stdout.contains(&format!("Applied revision: {revision}")),
+        "{stdout}"
+    );
+
     let out = cluster.sluice(&["tree", "release", "web"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
