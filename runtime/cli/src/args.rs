@@ -144,6 +144,9 @@ pub enum Command {
         #[arg(long, default_value = "5m")]
         timeout: sluice_types::quantity::Duration,
     },
+    /// Follow and steer a Release's progressive rollout (canary, blue-green)
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Kubernetes Events about Sources and Releases, oldest first, as `flux events`
     Events {
         #[command(flatten)]
@@ -164,6 +167,33 @@ pub enum Command {
     Tree {
         #[arg(value_parser = ["release", "releases"])]
         kind: String,
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// `sluice rollout …`
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Phase, step, traffic, revisions, the latest analysis (query, value,
+    /// threshold) and the gates; exit 0 succeeded, 1 rolled back, 3 in progress
+    Status {
+        name: String,
+        #[command(flatten)]
+        target: Target,
+        /// Output format
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+    },
+    /// Approve promotion (the manual-approval gate) of the rollout in progress
+    Promote {
+        name: String,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Roll the rollout in progress back to the stable revision
+    Abort {
         name: String,
         #[command(flatten)]
         target: Target,

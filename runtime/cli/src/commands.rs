@@ -52,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
                 .await;
         }
         Command::Logs(args) => return crate::observe::logs(args).await,
+        Command::Rollout(command) => return crate::rollout::run(command).await,
         _ => {}
     }
     if let Command::Sops(sops) = cli.command {
@@ -118,6 +119,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         | Command::Reconcile { .. }
         | Command::Suspend { .. }
         | Command::Resume { .. }
+        | Command::Rollout(_)
         | Command::Events { .. }
         | Command::Logs(_)
         | Command::Tree { .. } => {

@@ -11,6 +11,7 @@ mod output;
 mod playground;
 mod policy;
 mod render;
+mod rollout;
 mod sops;
 
 use clap::Parser;
