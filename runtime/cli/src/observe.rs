@@ -290,6 +290,9 @@ struct Line {
     rest: Vec<String>,
 }
 
+/// Kind, namespace and name of the object a log line is about.
+type ObjectId = (String, String, String);
+
 /// The fields a line carries, event fields first, then its spans'
 /// (tracing-subscriber's JSON: `fields`, `span`, `spans`; flattened
 /// events carry them at the top level).
@@ -323,8 +326,8 @@ fn all_fields(doc: &Map<String, Value>) -> Vec<(String, Value)> {
 
 /// The object a line is about: `kind`/`namespace`/`name` fields, or a
 /// `release`, `source` or `object` field holding `Kind/namespace/name`
-/// (or `namespace/name`, or a bare name).
-fn object_of(fields: &[(String, Value)]) -> Option<(String, String, String)> {
+/// (or `namespace/name`, or a bare name); with the fields it used.
+fn object_of(fields: &[(String, Value)]) -> Option<(ObjectId, Vec<&'static str>)> {
     let text = |k: &str| {
         fields
             .iter()
@@ -333,7 +336,8 @@ fn object_of(fields: &[(String, Value)]) -> Option<(String, String, String)> {
             .map(str::to_owned)
     };
     if let (Some(kind), Some(name)) = (text("kind"), text("name")) {
-        return Some((kind, text("namespace").unwrap_or_default(), name));
+        let object = (kind, text("namespace").unwrap_or_default(), name);
+        return Some((object, vec!["kind", "namespace", "name"]));
     }
     for (key, kind) in [("release", "Release"), ("source", "Source"), ("object", "")] {
         let Some(value) = text(key) else { continue };
@@ -348,7 +352,7 @@ fn object_of(fields: &[(String, Value)]) -> Option<(String, String, String)> {
             ),
             _ => continue,
         };
-        return Some((k, ns, name));
+        return Some(((k, ns, name), vec![key, "namespace"]));
     }
     None
 }
@@ -359,11 +363,8 @@ fn parse(raw: &str) -> Option<Line> {
         return None;
     };
     let fields = all_fields(&doc);
-    let object = object_of(&fields);
-    let shown = |k: &str| {
-        !matches!(k, "message" | "kind" | "name" | "namespace")
-            && (object.is_none() || !matches!(k, "release" | "source" | "object"))
-    };
+    let (object, used) = object_of(&fields).map_or((None, Vec::new()), |(o, u)| (Some(o), u));
+    let shown = |k: &str| k != "message" && !used.contains(&k);
     let message = fields
         .iter()
         .find(|(k, _)| k == "message")
@@ -536,6 +537,15 @@ mod tests {
         );
         assert_eq!(line.message, "health check failed");
         assert_eq!(line.rest, ["reason=HealthCheckFailed"]);
+        // The finalizer's lines: `release` is `namespace/name`, `object` the
+        // object deleted, kept in the line.
+        let deleted = r#"{"timestamp":"t","level":"INFO","fields":{"message":"deleted","release":"shop/web","object":"ConfigMap/shop/x"}}"#;
+        let line = parse(deleted).unwrap();
+        assert_eq!(
+            line.object,
+            Some(("Release".into(), "shop".into(), "web".into()))
+        );
+        assert_eq!(line.rest, ["object=ConfigMap/shop/x"]);
         // Span fields name the object when the event does not.
         let spanned = r#"{"timestamp":"t","level":"INFO","fields":{"message":"fetched"},"span":{"kind":"Source","namespace":"shop","name":"app","name_":"x"}}"#;
         assert_eq!(
