@@ -8,6 +8,7 @@ mod discovery;
 mod finalizers;
 mod kubectl;
 mod list;
+mod logs;
 mod patch;
 mod readiness;
 mod state;
