@@ -31,6 +31,7 @@ mod health;
 mod leader;
 mod metrics;
 mod release;
+mod rollout;
 mod schedule;
 mod source;
 mod status;

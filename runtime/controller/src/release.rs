@@ -16,7 +16,7 @@ use sluice_types::status::{
 use sluice_types::{ReleaseReport, ResourceRef};
 
 use crate::schedule::Seen;
-use crate::{Context, Error, events, finalize, gather, status, tenant};
+use crate::{Context, Error, events, finalize, gather, rollout, status, tenant};
 
 /// How long an apply and its wait may take when `spec.timeout` is unset.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
@@ -150,7 +150,13 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
     let outcome = run(&ctx, &release, source.as_deref(), &mut next).await;
     ctx.metrics.reconciled("Release", started.elapsed());
     let action = match outcome {
-        Ok(revision) => {
+        Ok(Done::RollingOut { message, after }) => {
+            ctx.memo.forget(&key);
+            status::progressing(&mut next.conditions, &message, generation);
+            tracing::info!(release = %key, "{message}");
+            Action::requeue(after)
+        }
+        Ok(Done::Applied(revision)) => {
             let message = format!("Applied revision: {revision}");
             status::ready(
                 &mut next.conditions,
@@ -224,14 +230,22 @@ fn dependency_not_ready(ctx: &Context, release: &Release) -> Option<String> {
     None
 }
 
-/// Source → render → policies → apply → health. Fills in the revisions,
-/// verdicts and inventory of `next`; returns the applied revision.
+/// How a run that did not fail ended.
+enum Done {
+    /// The revision is applied (and healthy when asked).
+    Applied(String),
+    /// A rollout runs: Ready=Unknown with this message, look again soon.
+    RollingOut { message: String, after: Duration },
+}
+
+/// Source → render → policies → apply → health (or a rollout step). Fills
+/// in the revisions, verdicts and inventory of `next`.
 async fn run(
     ctx: &Context,
     release: &Release,
     source: Option<&sluice_types::crd::Source>,
     next: &mut ReleaseStatus,
-) -> Result<String, Failure> {
+) -> Result<Done, Failure> {
     let ns = release.namespace().unwrap_or_default();
     let name = release.name_any();
     if let Some(source) = source
@@ -283,24 +297,45 @@ async fn run(
     for p in &report.policies {
         ctx.metrics.verdict(&p.policy, p.verdict);
     }
-    if report.blocked() {
+    let spec = &release.spec;
+    let rolling = rollout::in_progress(next);
+    // A denial of the candidate under rollout holds its promotion (the gate
+    // fails) rather than stopping the rollout's clock; before a rollout, or
+    // for a new candidate, it stops the run: nothing denied reaches even the
+    // canary.
+    let hold =
+        report.blocked() && rolling && rollout::renders_candidate(&name, spec, &report, next);
+    if report.blocked() && !hold {
         return Err(Failure::new(reason::POLICY_DENIED, denial(&report)));
     }
-
-    let spec = &release.spec;
-    let options = ApplyOptions {
-        field_manager: ctx.options.field_manager.clone(),
-        prune: spec.prune,
-        force: spec.force,
-        ..ApplyOptions::default()
-    };
     let client = ctx
         .tenants
         .client(release, ctx.options.default_service_account.as_deref())
         .map_err(|m| Failure::new(reason::APPLY_FAILED, m))?;
-    let mut applier = Applier::new(client, &name, &ns, options);
+    let (rollout_target, manifests) = match &spec.rollout {
+        Some(rollout) => {
+            let (target, rest) = sluice_rollout::split(&name, rollout, report.manifests.clone())
+                .map_err(|e| Failure {
+                    reason: reason::INVALID_SPEC,
+                    message: e.to_string(),
+                    stalled: true,
+                })?;
+            (Some(target), rest)
+        }
+        None => (None, report.manifests.clone()),
+    };
+    let options = ApplyOptions {
+        field_manager: ctx.options.field_manager.clone(),
+        prune: spec.prune && !rolling,
+        force: spec.force,
+        ..ApplyOptions::default()
+    };
+    let mut applier = Applier::new(client.clone(), &name, &ns, options);
     let timeout = spec.timeout.map_or(DEFAULT_TIMEOUT, |t| t.0);
-    let applied = tokio::time::timeout(timeout, applier.apply(&report.manifests))
+    if hold {
+        return step_rollout(&pipeline, client, release, &report, rollout_target, next).await;
+    }
+    let applied = tokio::time::timeout(timeout, applier.apply(&manifests))
         .await
         .map_err(|_| {
             Failure::new(
@@ -344,7 +379,47 @@ async fn run(
             )
         })?;
     }
-    Ok(report.revision)
+    if rollout_target.is_some() {
+        return step_rollout(&pipeline, client, release, &report, rollout_target, next).await;
+    }
+    Ok(Done::Applied(report.revision))
+}
+
+/// The rollout part of a run: one engine step for the rendered target.
+async fn step_rollout(
+    pipeline: &Pipeline,
+    client: kube::Client,
+    release: &Release,
+    report: &ReleaseReport,
+    target: Option<sluice_types::Manifest>,
+    next: &mut ReleaseStatus,
+) -> Result<Done, Failure> {
+    let (Some(spec), Some(target)) = (&release.spec.rollout, target) else {
+        return Ok(Done::Applied(report.revision.clone()));
+    };
+    let outcome = rollout::advance(
+        pipeline.catalog(),
+        client,
+        release,
+        spec,
+        report,
+        &target.object,
+        next,
+    )
+    .await
+    .map_err(|m| Failure::new(reason::APPLY_FAILED, m))?;
+    next.rollout = Some(outcome.status);
+    let message = outcome.ready.message;
+    match outcome.ready.reason {
+        sluice_rollout::ReadyReason::Succeeded if outcome.ready.ready => {
+            Ok(Done::Applied(report.revision.clone()))
+        }
+        sluice_rollout::ReadyReason::RolledBack => Err(Failure::new(reason::ROLLED_BACK, message)),
+        _ => Ok(Done::RollingOut {
+            message,
+            after: outcome.requeue_after.unwrap_or(rollout::POLL),
+        }),
+    }
 }
 
 fn entry(r: &ResourceRef) -> InventoryEntry {

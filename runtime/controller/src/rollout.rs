@@ -9,6 +9,7 @@ use kube::{Client, ResourceExt};
 use sluice_plugin_host::Plugin;
 use sluice_rollout::{Driver, Outcome, Strategy};
 use sluice_types::crd::Release;
+use sluice_types::object::ReleaseSpec;
 use sluice_types::rollout::{CheckKind, CheckResult, Decision, RolloutSpec, StepInput};
 use sluice_types::status::ReleaseStatus;
 use sluice_types::{Diagnostic, ReleaseReport};
@@ -33,6 +34,22 @@ pub(crate) fn in_progress(status: &ReleaseStatus) -> bool {
         .rollout
         .as_ref()
         .is_some_and(|r| !r.phase.is_terminal())
+}
+
+/// Whether `report` renders the candidate of the rollout under way (the
+/// same pod template), rather than a new one.
+pub(crate) fn renders_candidate(
+    name: &str,
+    spec: &ReleaseSpec,
+    report: &ReleaseReport,
+    status: &ReleaseStatus,
+) -> bool {
+    let (Some(rollout), Some(current)) = (&spec.rollout, &status.rollout) else {
+        return false;
+    };
+    sluice_rollout::split(name, rollout, report.manifests.clone()).is_ok_and(|(target, _)| {
+        sluice_rollout::objects::template_hash(&target.object) == current.candidate_hash
+    })
 }
 
 /// The policies gate: passes when no policy denies the candidate, whatever

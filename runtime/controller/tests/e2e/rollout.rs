@@ -497,3 +497,40 @@ async fn blue_green_switches_only_after_the_analysis_passed() {
     assert_eq!(app.image("web-primary").await, "web:2.0");
     app.cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enforced_denial_of_a_new_candidate_mid_rollout_deploys_nothing_of_it() {
+    let policies = json!([{"plugin": "guardrails", "failureAction": "Enforce",
+        "config": {"disallowLatestTag": true}}]);
+    let config = json!({"stepWeights": [20, 50, 80], "interval": "2s"});
+    let app = App::start(rollout("canary", config, json!({})), policies).await;
+
+    app.release_image("web:2.0").await;
+    let mut trace = Trace::default();
+    app.follow(&mut trace, |s| s.step == 1).await;
+    let rolling = trace.statuses.last().expect("a status").clone();
+
+    // A denied candidate replaces 2.0 in the Source mid-rollout.
+    app.release_image("web:latest").await;
+    let release = app
+        .cluster
+        .until("the denial", WAIT, async || {
+            let release = app.release().await;
+            let (_, reason, _) = ready(&release)?;
+            (reason == "PolicyDenied").then_some(release)
+        })
+        .await;
+    let (ready, _, message) = ready(&release).expect("Ready");
+    assert_eq!(ready, "False");
+    assert!(message.contains("web:latest"), "{message}");
+    // Nothing of it reached the cluster: the canary still runs 2.0, and the
+    // rollout of 2.0 was not replaced by one of the denied candidate.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(app.image("web-canary").await, "web:2.0");
+    assert_eq!(app.image("web-primary").await, "web:1.0");
+    let status = app.release().await.status.and_then(|s| s.rollout);
+    let status = status.expect("rollout");
+    assert_eq!(status.candidate_hash, rolling.candidate_hash);
+    assert_eq!(status.started_at, rolling.started_at);
+    app.cluster.stop().await;
+}
