@@ -179,3 +179,61 @@ async fn steer(name: &str, target: &Target, annotation: &str, done: &str) -> Res
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_types::rollout::CheckKind;
+
+    #[test]
+    fn status_shows_each_check_with_query_value_and_threshold() {
+        let status = RolloutStatus {
+            phase: RolloutPhase::RolledBack,
+            strategy: "canary".into(),
+            stable_revision: "main@sha1:aaa".into(),
+            candidate_revision: "main@sha1:bbb".into(),
+            step: 2,
+            canary_weight: 30,
+            analyses: 3,
+            failed_analyses: 2,
+            last_analysis: vec![
+                CheckResult {
+                    name: "error-rate".into(),
+                    kind: CheckKind::Metric,
+                    passed: false,
+                    query: "sum(rate(errors[1m]))".into(),
+                    value: Some(0.2),
+                    threshold: "<= 0.05".into(),
+                    message: "error-rate is 0.2, above the maximum 0.05".into(),
+                },
+                CheckResult {
+                    name: "latency".into(),
+                    kind: CheckKind::Metric,
+                    passed: false,
+                    query: "histogram_quantile(0.99, x)".into(),
+                    value: None,
+                    threshold: "<= 500".into(),
+                    message: "query returned no data: histogram_quantile(0.99, x)".into(),
+                },
+            ],
+            message: "rolled back: 2 failed analyses".into(),
+            ..RolloutStatus::default()
+        };
+        let text = describe("apps", "web", &status);
+        assert!(text.contains("Phase:      RolledBack"), "{text}");
+        assert!(text.contains("30% candidate, 70% stable"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.starts_with("error-rate"))
+            .expect("a row for error-rate");
+        for cell in ["metric", "FAIL", "0.2", "<= 0.05", "sum(rate(errors[1m]))"] {
+            assert!(row.contains(cell), "{cell} missing in {row:?}");
+        }
+        let row = text.lines().find(|l| l.starts_with("latency")).unwrap();
+        assert!(row.contains(" - "), "no value shown as '-': {row:?}");
+        assert!(
+            text.contains("latency: query returned no data: histogram_quantile(0.99, x)"),
+            "{text}"
+        );
+    }
+}
