@@ -24,10 +24,30 @@ pub fn crd_documents() -> Vec<(String, String)> {
         .into_iter()
         .map(|crd| {
             let plural = crd.spec.names.plural.clone();
-            let yaml = serde_saphyr::to_string(&crd).expect("a CRD always serialises");
+            let mut value = serde_json::to_value(&crd).expect("a CRD always serialises");
+            integral_floats_as_integers(&mut value);
+            let yaml = serde_saphyr::to_string(&value).expect("a CRD always serialises");
             (format!("{plural}.yaml"), yaml)
         })
         .collect()
+}
+
+/// `maximum: 255` rather than `255.0`: schema bounds are float64 in the
+/// Kubernetes types, but controller-gen writes whole numbers as integers and
+/// `kustomize build` (a JSON round trip) turns them into integers, so the
+/// files compare equal however they are rendered.
+fn integral_floats_as_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15) {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(m) => m.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 /// Every CRD as one multi-document YAML stream.
