@@ -122,20 +122,29 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
         .namespace
         .clone()
         .unwrap_or_else(|| ns.clone());
-    let source = ctx.sources.find(|s| {
+    let mut source = ctx.sources.find(|s| {
         s.name_any() == spec.source_ref.name && s.namespace().as_deref() == Some(source_ns.as_str())
     });
-    let seen = Seen {
+    let mut seen = Seen {
         generation,
         requested_at,
-        source_revision: source
-            .as_ref()
-            .and_then(|s| s.status.as_ref())
-            .and_then(|s| s.artifact.as_ref())
-            .map(|a| a.revision.clone()),
+        source_revision: revision_of(source.as_deref()),
     };
     if let Some(left) = ctx.memo.wait(&key, &seen) {
-        return Ok(Action::requeue(left));
+        // The Source watch that woke this run is not the one filling
+        // `ctx.sources`: under load the store can lag behind it. Before
+        // skipping, ask the server whether the Source really is unchanged.
+        let live = Api::<sluice_types::crd::Source>::namespaced(ctx.client.clone(), &source_ns)
+            .get_opt(&spec.source_ref.name)
+            .await
+            .ok()
+            .flatten();
+        let live_revision = revision_of(live.as_ref());
+        if live.is_none() || live_revision == seen.source_revision {
+            return Ok(Action::requeue(left));
+        }
+        seen.source_revision = live_revision;
+        source = live.map(Arc::new);
     }
     if next.observed_generation != release.status.as_ref().and_then(|s| s.observed_generation) {
         status::progressing(
@@ -195,6 +204,14 @@ pub(crate) async fn reconcile(release: Arc<Release>, ctx: Arc<Context>) -> Resul
     )
     .await;
     Ok(action)
+}
+
+/// The artifact revision a Source's status names.
+fn revision_of(source: Option<&sluice_types::crd::Source>) -> Option<String> {
+    source
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.revision.clone())
 }
 
 fn old_conditions(release: &Release) -> Vec<sluice_types::status::Condition> {
