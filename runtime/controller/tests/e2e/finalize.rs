@@ -2,7 +2,6 @@
 //! of a pruning Release are gone (except those that opt out); a suspended
 //! Release goes without touching its objects.
 
-use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -13,15 +12,9 @@ use kube::api::DeleteParams;
 use serde_json::json;
 use sluice_controller::FINALIZER;
 
-use crate::support::{Running, is_ready};
+use crate::support::{Running, is_ready, source, write};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 fn config_map(name: &str, annotations: &str) -> String {
     format!(
@@ -70,13 +63,7 @@ async fn deleting_a_release_deletes_its_objects_unless_suspended() {
     );
     write(repo.path(), "held/config.yaml", &config_map("held", ""));
     let cluster = Running::start().await;
-    cluster
-        .create(json!({
-            "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
-            "metadata": {"name": "app", "namespace": "default"},
-            "spec": {"url": format!("file://{}", repo.path().display()), "interval": "5m"}
-        }))
-        .await;
+    cluster.create(source("app", repo.path())).await;
     cluster.create(release("pruned")).await;
     cluster.create(release("held")).await;
     let releases = cluster.releases();

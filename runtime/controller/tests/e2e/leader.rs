@@ -11,7 +11,7 @@ use kube::Api;
 use serde_json::json;
 use sluice_controller::LeaderElection;
 
-use crate::support::{Running, free_port, get, is_ready, test_options};
+use crate::support::{Running, free_port, get, is_ready, source, test_options};
 
 const WAIT: Duration = Duration::from_secs(90);
 const LEASE: &str = "sluice-controller-leader";
@@ -101,13 +101,7 @@ async fn hand_over(lease_duration: Duration, graceful: bool) -> Duration {
             ..instance("b", lease_duration)
         })
         .await;
-    cluster
-        .create(json!({
-            "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
-            "metadata": {"name": "app", "namespace": "default"},
-            "spec": {"url": format!("file://{}", repo.path().display()), "interval": "5m"}
-        }))
-        .await;
+    cluster.create(source("app", repo.path())).await;
     cluster
         .create(json!({
             "apiVersion": "sluice.dev/v1alpha1", "kind": "Release",

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::{Running, get, is_ready, ready};
+use crate::support::{Running, get, is_ready, ready, source};
 
 const WAIT: Duration = Duration::from_secs(90);
 
@@ -26,13 +26,7 @@ async fn plugin_calls_are_timed_and_failures_counted() {
     )
     .unwrap();
     let cluster = Running::start().await;
-    cluster
-        .create(json!({
-            "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
-            "metadata": {"name": "app", "namespace": "default"},
-            "spec": {"url": format!("file://{}", repo.path().display()), "interval": "5m"}
-        }))
-        .await;
+    cluster.create(source("app", repo.path())).await;
     for (name, extra) in [
         (
             "good",

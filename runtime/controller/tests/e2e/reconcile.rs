@@ -1,6 +1,5 @@
 //! The controller reconciling Sources and Releases on the local API server.
 
-use std::path::Path;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -10,15 +9,9 @@ use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-use crate::support::{Running, get, is_ready, ready};
+use crate::support::{Running, get, is_ready, ready, source, write};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-fn write(dir: &Path, file: &str, text: &str) {
-    let path = dir.join(file);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, text).unwrap();
-}
 
 fn config_map(name: &str, greeting: &str) -> String {
     format!(
@@ -46,14 +39,6 @@ spec:
           resources: {{limits: {{cpu: 100m, memory: 64Mi}}}}
 "
     )
-}
-
-fn source(name: &str, dir: &Path) -> serde_json::Value {
-    json!({
-        "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"url": format!("file://{}", dir.display()), "interval": "5m"}
-    })
 }
 
 fn release(

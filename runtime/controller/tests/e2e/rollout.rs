@@ -5,7 +5,6 @@
 //! API HTTPRoute CRD installed in the API server. Intervals are 1s, so each
 //! rollout takes seconds.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -15,7 +14,7 @@ use sluice_rollout_testkit::{Exporter, Prometheus, apex_role, install_httproute_
 use sluice_types::crd::Release;
 use sluice_types::rollout::{CheckKind, RolloutPhase, RolloutStatus};
 
-use crate::support::{Running, ready, test_options};
+use crate::support::{Running, ready, source, test_options, write};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -94,16 +93,10 @@ impl App {
     /// Deploys `web:1.0` and waits for the rollout's initialisation.
     async fn start(rollout: Value, policies: Value) -> App {
         let repo = tempfile::tempdir().expect("temp dir");
-        write(repo.path(), &deployment("web:1.0"));
+        write(repo.path(), "deploy.yaml", &deployment("web:1.0"));
         let cluster = Running::start().await;
         install_httproute_crd(&cluster.client).await;
-        cluster
-            .create(json!({
-                "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
-                "metadata": {"name": "app", "namespace": "default"},
-                "spec": {"url": format!("file://{}", repo.path().display()), "interval": "5m"}
-            }))
-            .await;
+        cluster.create(source("app", repo.path())).await;
         cluster
             .create(json!({
                 "apiVersion": "sluice.dev/v1alpha1", "kind": "Release",
@@ -131,7 +124,7 @@ impl App {
 
     /// Commits `image` to the Source and asks for its reconcile.
     async fn release_image(&self, image: &str) {
-        write(self.repo.path(), &deployment(image));
+        write(self.repo.path(), "deploy.yaml", &deployment(image));
         self.cluster.request_source("app", image).await;
     }
 
@@ -184,10 +177,6 @@ impl App {
             })
             .await;
     }
-}
-
-fn write(dir: &Path, text: &str) {
-    std::fs::write(dir.join("deploy.yaml"), text).expect("manifest written");
 }
 
 /// `(step, canary weight)` of each status, in order, without repeats.

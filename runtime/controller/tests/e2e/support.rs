@@ -281,3 +281,19 @@ pub fn is_ready(release: &Release) -> bool {
         .is_some_and(|s| s.observed_generation == release.metadata.generation)
         && ready(release).is_some_and(|(status, ..)| status == "True")
 }
+
+/// Writes `text` to `file` under `dir`, creating its directories.
+pub fn write(dir: &Path, file: &str, text: &str) {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A Source `name` in `default` holding the directory `dir`.
+pub fn source(name: &str, dir: &Path) -> serde_json::Value {
+    json!({
+        "apiVersion": "sluice.dev/v1alpha1", "kind": "Source",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"url": format!("file://{}", dir.display()), "interval": "5m"}
+    })
+}
