@@ -81,3 +81,13 @@ if [ "$(go env GOVERSION 2>/dev/null)" != "go$want_go" ]; then
   if command -v pyenv >/dev/null; then pyenv rehash; fi
   hash -r
 fi
+
+# C plugins are compiled by Debian's clang and lld against Debian's wasi-libc
+# (sysroot /usr, multiarch wasm32-wasi) with the wasm32 compiler runtime.
+if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null \
+  || [ ! -f /usr/lib/wasm32-wasi/libc.a ] \
+  || ! ls /usr/lib/llvm-*/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a >/dev/null 2>&1; then
+  echo "setup: installing clang, lld, wasi-libc and libclang-rt-14-dev-wasm32" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld wasi-libc libclang-rt-14-dev-wasm32 >/dev/null
+fi
