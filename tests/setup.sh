@@ -91,3 +91,12 @@ if ! command -v clang >/dev/null || ! command -v wasm-ld >/dev/null \
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang lld wasi-libc libclang-rt-14-dev-wasm32 >/dev/null
 fi
+
+# JavaScript plugins are componentized with componentize-js (StarlingMonkey),
+# run directly: `jco componentize` has no filesystem access here.
+want_componentize_js=0.23.0
+if [ "$(componentize-js --version 2>/dev/null)" != "$want_componentize_js" ]; then
+  echo "setup: installing @bytecodealliance/componentize-js $want_componentize_js" >&2
+  npm install -g --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$want_componentize_js" >/dev/null
+  hash -r
+fi
