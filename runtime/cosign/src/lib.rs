@@ -19,8 +19,12 @@
 //! requested annotations. The crypto is the `sigstore` crate's (keys and
 //! signatures, on aws-lc-rs), chains are checked by rustls-webpki; nothing
 //! here talks to a Sigstore service, which is never reachable here.
+//!
+//! [`sign`] makes key-based signatures and cosign's key files, so the host
+//! owns both halves (`sluice bundle sign|keygen`).
 
 mod cache;
+pub mod sign;
 mod signature;
 mod trust;
 

@@ -1,7 +1,8 @@
 //! The OCI registry transport of Sluice, over `oci-client`: list tags,
 //! resolve a reference to its manifest with one request, pull a layer with
 //! its digest verified and unpack it safely, and push a Flux-compatible
-//! artifact (`flux push artifact`'s media types and annotations).
+//! artifact (`flux push artifact`'s media types and annotations) or any
+//! manifest with its blobs.
 //!
 //! TLS is rustls with the aws-lc-rs provider (the one kube uses as well), so
 //! a binary linking both has a single crypto provider. Plain HTTP only when
@@ -464,6 +465,72 @@ impl Registry {
             reference: format!("{}/{}@{digest}", parsed.registry(), parsed.repository()),
             digest,
             annotations,
+        })
+    }
+
+    /// Pushes `blobs` (skipping those the repository already holds) and then
+    /// `manifest` of `media_type` to `reference` (`host/repo:tag`, or
+    /// `host/repo@sha256:…` naming the manifest's own digest): for artifacts
+    /// whose manifest the caller builds (bundles, signatures). The caller
+    /// makes the manifest reproducible; this adds nothing to it.
+    pub async fn push_manifest(
+        &self,
+        reference: &str,
+        blobs: &[&[u8]],
+        manifest: &[u8],
+        media_type: &str,
+    ) -> Result<Pushed> {
+        let parsed = parse_reference(reference)?;
+        let digest = artifact::sha256(manifest);
+        if let Some(pinned) = parsed.digest()
+            && pinned != digest
+        {
+            return Err(Error::DigestMismatch {
+                what: format!("the manifest pushed to {reference}"),
+                expected: pinned.to_string(),
+                actual: digest,
+            });
+        }
+        let header = media_type.parse().map_err(|_| Error::InvalidReference {
+            reference: reference.into(),
+            reason: format!("'{media_type}' is not a valid media type"),
+        })?;
+        let url = format!(
+            "{}://{}/v2/{}/",
+            self.scheme(),
+            parsed.registry(),
+            parsed.repository()
+        );
+        let what = format!("push to {reference}");
+        self.bounded(&what, async {
+            self.sign_in(&parsed, RegistryOperation::Push).await?;
+            let fail = |e| Error::from_client(e, &url, &what);
+            for blob in blobs {
+                let blob_digest = artifact::sha256(blob);
+                if self
+                    .client
+                    .blob_exists(&parsed, &blob_digest)
+                    .await
+                    .map_err(fail)?
+                {
+                    continue;
+                }
+                self.client
+                    .push_blob(&parsed, blob.to_vec(), &blob_digest)
+                    .await
+                    .map_err(fail)?;
+            }
+            self.client
+                .push_manifest_raw(&parsed, manifest.to_vec(), header)
+                .await
+                .map_err(fail)?;
+            Ok(())
+        })
+        .await?;
+        Ok(Pushed {
+            reference: format!("{}/{}@{digest}", parsed.registry(), parsed.repository()),
+            digest,
+            annotations: Default::default(),
         })
     }
 
