@@ -10,6 +10,13 @@
 //! the kinds whose sandbox has files (source, renderer) the build uses a world
 //! that adds `wasi:filesystem/preopens` (the WIT the host's wasmtime-wasi
 //! implements, embedded here); `sluice/sdk-js/files.js` reads through it.
+//!
+//! componentize-js pre-initializes the module graph in wizer with its working
+//! directory mapped at `/`, so relative imports cannot climb above it. The
+//! driver runs it from the nearest directory holding every module the entry
+//! reaches (the project itself for a scaffold with its vendored SDK, the
+//! repository for the examples that import `plugins/sdk-js`), which also keeps
+//! absolute build paths out of the component.
 
 use crate::project::Project;
 use anyhow::{Context, Result, bail};
@@ -32,16 +39,24 @@ pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
     let entry = entry(dir)?;
     let wit = tempfile::tempdir().context("cannot create a temporary directory")?;
     let world = write_wit(project.kind, dir, wit.path())?;
+    let root = module_root(dir, &entry)?;
 
     let output = Command::new("componentize-js")
         .arg(&entry)
         .arg("--wit")
         .arg(wit.path())
         .args(["--world-name", &world])
-        .args(["--disable", "stdio", "random", "clocks", "http", "fetch-event"])
+        .args([
+            "--disable",
+            "stdio",
+            "random",
+            "clocks",
+            "http",
+            "fetch-event",
+        ])
         .arg("--out")
         .arg(out)
-        .current_dir(dir)
+        .current_dir(&root)
         .output();
     let output = match output {
         Ok(output) => output,
@@ -95,6 +110,60 @@ fn entry(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The deepest directory containing `dir` and every module reachable from
+/// `entry` through relative `import … from './…'` specifiers. Specifiers that
+/// name no file are left to componentize-js, which reports them.
+fn module_root(dir: &Path, entry: &Path) -> Result<PathBuf> {
+    let dir = dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let mut root = dir.clone();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![entry.canonicalize()?];
+    while let Some(file) = todo.pop() {
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        while !file.starts_with(&root) {
+            root = match root.parent() {
+                Some(parent) => parent.to_path_buf(),
+                None => break,
+            };
+        }
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let base = file.parent().unwrap_or(Path::new("/"));
+        for specifier in relative_imports(&text) {
+            if let Ok(found) = base.join(specifier).canonicalize() {
+                todo.push(found);
+            }
+        }
+    }
+    Ok(root)
+}
+
+/// The `./` and `../` module specifiers after `from` or `import` in `text`.
+fn relative_imports(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for keyword in ["from", "import"] {
+        for (at, _) in text.match_indices(keyword) {
+            let rest = text[at + keyword.len()..].trim_start();
+            let rest = rest.strip_prefix('(').unwrap_or(rest).trim_start();
+            let Some(quote) = rest.chars().next().filter(|c| matches!(c, '\'' | '"')) else {
+                continue;
+            };
+            let Some(end) = rest[1..].find(quote) else {
+                continue;
+            };
+            let specifier = &rest[1..1 + end];
+            if specifier.starts_with("./") || specifier.starts_with("../") {
+                out.push(specifier);
+            }
+        }
+    }
+    out
+}
+
 /// Writes the WIT to build against into `to` (the project's `wit/*.wit`, or
 /// the embedded Sluice WIT when the project has none) and returns the world
 /// to build: the kind's own, or for kinds with files one that adds
@@ -136,4 +205,70 @@ fn write_wit(kind: PluginKind, dir: &Path, to: &Path) -> Result<String> {
     let file = to.join("sluice-js-worlds.wit");
     std::fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
     Ok(with_files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_relative_specifiers_only() {
+        let text = "import { log } from 'sluice:plugin/log@0.1.0';\n\
+                    import { guard } from \"./sluice/sdk-js/index.js\";\n\
+                    import './side-effect.js';\n\
+                    const lazy = await import('../up.js');\n\
+                    // the word from in a comment, and import alone\n";
+        assert_eq!(
+            relative_imports(text),
+            ["./sluice/sdk-js/index.js", "./side-effect.js", "../up.js"]
+        );
+    }
+
+    #[test]
+    fn root_covers_every_reached_module() {
+        let top = tempfile::tempdir().unwrap();
+        let project = top.path().join("examples/demo");
+        let sdk = top.path().join("sdk");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::create_dir_all(&sdk).unwrap();
+        std::fs::write(sdk.join("index.js"), "export const x = 1;\n").unwrap();
+        std::fs::write(project.join("lib.js"), "export const y = 2;\n").unwrap();
+        let app = project.join("app.js");
+
+        std::fs::write(&app, "import { y } from './lib.js';\n").unwrap();
+        assert_eq!(
+            module_root(&project, &app).unwrap(),
+            project.canonicalize().unwrap()
+        );
+
+        std::fs::write(
+            &app,
+            "import { x } from '../../sdk/index.js';\nimport './missing.js';\n",
+        )
+        .unwrap();
+        assert_eq!(
+            module_root(&project, &app).unwrap(),
+            top.path().canonicalize().unwrap()
+        );
+    }
+
+    #[test]
+    fn file_worlds_only_for_kinds_with_files() {
+        let project = tempfile::tempdir().unwrap();
+        for (kind, expected) in [
+            (PluginKind::Policy, "policy"),
+            (PluginKind::Rollout, "rollout"),
+            (PluginKind::Renderer, "renderer-with-files"),
+            (PluginKind::Source, "source-with-files"),
+        ] {
+            let wit = tempfile::tempdir().unwrap();
+            assert_eq!(
+                write_wit(kind, project.path(), wit.path()).unwrap(),
+                expected
+            );
+            let has_deps = wit.path().join("deps/filesystem/filesystem.wit").is_file();
+            assert_eq!(has_deps, expected.ends_with("-with-files"), "{kind}");
+            assert!(wit.path().join("worlds.wit").is_file());
+        }
+    }
 }
