@@ -46,9 +46,17 @@ fn text(bytes: &[u8]) -> String {
 fn new_build_test(kind: &str) {
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    ok(p, &["plugin", "new", "--kind", kind, "--lang", "go", "demo"]);
+    ok(
+        p,
+        &["plugin", "new", "--kind", kind, "--lang", "go", "demo"],
+    );
     let dir = p.join("demo");
-    for file in ["sluice-plugin.yaml", "go.mod", "main.go", "sluice/sdk-go/go.mod"] {
+    for file in [
+        "sluice-plugin.yaml",
+        "go.mod",
+        "main.go",
+        "sluice/sdk-go/go.mod",
+    ] {
         assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
     }
     assert!(
@@ -61,7 +69,10 @@ fn new_build_test(kind: &str) {
     assert!(wasm.is_file(), "no {}", wasm.display());
 
     let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
-    assert!(inspect.contains(&format!("kind:        {kind}")), "{inspect}");
+    assert!(
+        inspect.contains(&format!("kind:        {kind}")),
+        "{inspect}"
+    );
 
     let out = ok(p, &["plugin", "test", "demo"]);
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("ok ")).collect();
@@ -121,13 +132,7 @@ fn the_go_example_passes_the_shared_cases_and_runs_in_check() {
     let wasm_arg = wasm.to_str().unwrap();
     ok(
         &repo(),
-        &[
-            "plugin",
-            "build",
-            example.to_str().unwrap(),
-            "-o",
-            wasm_arg,
-        ],
+        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
     );
     let out = ok(
         &repo(),
@@ -180,7 +185,12 @@ fn the_go_example_passes_the_shared_cases_and_runs_in_check() {
     std::fs::write(dir.join("app/web.yaml"), deployment(bad)).unwrap();
     let out = sluice(dir, &["check", "sluice.yaml"]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     assert!(stdout.contains("deny"), "{stdout}");
     assert!(
         stdout.contains(

@@ -99,7 +99,11 @@ fn find_go() -> Result<PathBuf> {
 /// Go's build cache for plugins: `$SLUICE_CACHE_DIR/go-build`, else
 /// `$XDG_CACHE_HOME/sluice/go-build` or `~/.cache/sluice/go-build`.
 fn go_cache() -> PathBuf {
-    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("SLUICE_CACHE_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("sluice")))
         .or_else(|| env("HOME").map(|d| d.join(".cache/sluice")))
@@ -300,6 +304,95 @@ impl AddRealloc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wasm_encoder::{
+        CodeSection, DataSection, EntityType, ExportSection, FunctionSection, GlobalSection,
+        ImportSection, MemorySection, MemoryType, Module, TypeSection,
+    };
+
+    /// A module shaped like Go's: one imported function, one defined, a
+    /// global, a memory, and the arena marker in a data segment at 1000.
+    fn go_like_module() -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut imports = ImportSection::new();
+        imports.import(
+            "wasi_snapshot_preview1",
+            "sched_yield",
+            EntityType::Function(0),
+        );
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        let mut memories = MemorySection::new();
+        memories.memory(MemoryType {
+            minimum: 8,
+            maximum: None,
+            memory64: false,
+            shared: false,
+            page_size_log2: None,
+        });
+        let mut globals = GlobalSection::new();
+        let sp = GlobalType {
+            val_type: ValType::I32,
+            mutable: true,
+            shared: false,
+        };
+        globals.global(sp, &ConstExpr::i32_const(4096));
+        let mut exports = ExportSection::new();
+        exports.export("memory", ExportKind::Memory, 0);
+        let mut code = CodeSection::new();
+        let mut body = Function::new([]);
+        body.instruction(&I::End);
+        code.function(&body);
+        let mut data = DataSection::new();
+        let mut bytes = b"go".to_vec();
+        bytes.extend_from_slice(ARENA_MARKER);
+        data.active(0, &ConstExpr::i32_const(1000), bytes);
+        let mut module = Module::new();
+        module
+            .section(&types)
+            .section(&imports)
+            .section(&functions)
+            .section(&memories)
+            .section(&globals)
+            .section(&exports)
+            .section(&code)
+            .section(&data);
+        module.finish()
+    }
+
+    #[test]
+    fn the_allocator_is_added_over_the_arena() {
+        let out = add_adapter_realloc(&go_like_module()).unwrap();
+        let (mut export, mut globals, mut bodies, mut last_type) = (None, Vec::new(), 0, None);
+        for payload in Parser::new(0).parse_all(&out) {
+            match payload.unwrap() {
+                Payload::TypeSection(r) => last_type = r.into_iter().last().map(|t| t.unwrap()),
+                Payload::ExportSection(r) => {
+                    export = r
+                        .into_iter()
+                        .map(|e| e.unwrap())
+                        .find(|e| e.name == "cabi_realloc_adapter")
+                        .map(|e| e.index)
+                }
+                Payload::GlobalSection(r) => {
+                    for g in r {
+                        let g = g.unwrap();
+                        globals.push(g.init_expr.get_operators_reader().read().unwrap());
+                    }
+                }
+                Payload::CodeSectionStart { count, .. } => bodies = count,
+                _ => {}
+            }
+        }
+        // Function 0 is the import, 1 Go's own, 2 the allocator.
+        assert_eq!(export, Some(2));
+        assert_eq!(bodies, 2);
+        // The bump pointer starts after the marker (at 1002), 16-aligned.
+        let start = (1002 + ARENA_MARKER.len() as i32 + 15) & !15;
+        assert!(matches!(globals[1], Operator::I32Const { value } if value == start));
+        let ty = format!("{:?}", last_type.unwrap());
+        assert!(ty.matches("I32").count() == 5, "{ty}");
+    }
 
     #[test]
     fn a_module_without_the_sdk_is_refused_naming_it() {
