@@ -19,7 +19,7 @@ func main() {}
 type policy struct{}
 
 func (policy) Metadata() sluice.Metadata {
-	return sluice.Metadata{Name: "{{name}}", Version: "0.1.0", Description: "{{description}}"}
+	return sluice.Metadata{Name: "{{name}}", Version: "{{version}}", Description: "{{description}}"}
 }
 
 func (policy) ConfigSchema() string {

@@ -26,7 +26,7 @@ func main() {}
 type renderer struct{}
 
 func (renderer) Metadata() sluice.Metadata {
-	return sluice.Metadata{Name: "{{name}}", Version: "0.1.0", Description: "{{description}}"}
+	return sluice.Metadata{Name: "{{name}}", Version: "{{version}}", Description: "{{description}}"}
 }
 
 func (renderer) ConfigSchema() string {
