@@ -37,7 +37,8 @@ const sluice_json_t *sluice_pod_spec(const sluice_json_t *object, const char **p
  */
 bool sluice_quantity(const char *text, double *value);
 
-/* A quantity given as a JSON string or number (as in `limits: {cpu: 2}`). */
+/* A quantity given as a JSON string, or a non-negative JSON number (as in
+ * `limits: {cpu: 2}`). */
 bool sluice_quantity_json(const sluice_json_t *value, double *out);
 
 #ifdef __cplusplus

@@ -66,7 +66,12 @@ pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
     if let Some(sysroot) = &clang.sysroot {
         cmd.arg(format!("--sysroot={}", sysroot.display()));
     }
-    cmd.arg("-I").arg(&build).arg("-I").arg(&sdk).arg("-I").arg(dir);
+    cmd.arg("-I")
+        .arg(&build)
+        .arg("-I")
+        .arg(&sdk)
+        .arg("-I")
+        .arg(dir);
     cmd.args(&sources).args(c_files(&sdk)?);
     generated.sort();
     cmd.args(&generated);
@@ -173,10 +178,14 @@ impl Clang {
         let sysroot = std::env::var_os("WASI_SYSROOT").map(PathBuf::from);
         let clang = Clang { path, sysroot };
         if which("wasm-ld").is_none() {
-            bail!("wasm-ld (the WebAssembly linker, Debian package `lld`) was not found on PATH: {INSTALL}");
+            bail!(
+                "wasm-ld (the WebAssembly linker, Debian package `lld`) was not found on PATH: {INSTALL}"
+            );
         }
         if !clang.finds("--print-file-name=libc.a") {
-            bail!("clang finds no wasi-libc for wasm32-wasi (Debian package `wasi-libc`, or set WASI_SYSROOT): {INSTALL}");
+            bail!(
+                "clang finds no wasi-libc for wasm32-wasi (Debian package `wasi-libc`, or set WASI_SYSROOT): {INSTALL}"
+            );
         }
         if !clang.finds("--print-libgcc-file-name") {
             bail!(
@@ -221,7 +230,10 @@ mod tests {
             let world = kind.world();
             bindings(kind, world, dir.path()).unwrap();
             let header = std::fs::read_to_string(dir.path().join(format!("{world}.h"))).unwrap();
-            for line in world_header(world).lines().filter(|l| l.starts_with("typedef")) {
+            for line in world_header(world)
+                .lines()
+                .filter(|l| l.starts_with("typedef"))
+            {
                 let ty = line.split_whitespace().nth(1).unwrap();
                 assert!(
                     header.contains(&format!("}} {ty};")),
