@@ -88,6 +88,9 @@ pub enum Command {
     /// Pull an OCI artifact from a registry
     #[command(subcommand)]
     Pull(crate::artifact::PullCommand),
+    /// Bundles of plugins and policies as signed OCI artifacts: build, push, pull, sign, verify, keygen
+    #[command(subcommand)]
+    Bundle(crate::bundle::BundleCommand),
     /// Encrypt and decrypt SOPS files with age keys, as the sops tool does
     #[command(subcommand)]
     Sops(crate::sops::SopsCommand),

@@ -178,15 +178,24 @@ pub async fn pull(command: &PullCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn oci_url(url: &str) -> Result<&str> {
+pub(crate) fn oci_url(url: &str) -> Result<&str> {
     match url.strip_prefix("oci://") {
         Some(rest) if !rest.is_empty() => Ok(rest),
         _ => bail!("'{url}' is not an OCI URL; write oci://HOST[:PORT]/REPOSITORY:TAG"),
     }
 }
 
-fn registry(access: &Access, host: &str) -> Result<Registry> {
-    let credentials = match &access.creds {
+pub(crate) fn registry(access: &Access, host: &str) -> Result<Registry> {
+    Ok(Registry::new(Options {
+        credentials: credentials(access, host)?,
+        insecure: access.insecure,
+        ..Options::default()
+    }))
+}
+
+/// `--creds`, else the Docker config's entry for `host`, else anonymous.
+pub(crate) fn credentials(access: &Access, host: &str) -> Result<Credentials> {
+    Ok(match &access.creds {
         Some(creds) => Credentials::from_user_password(creds).context("--creds")?,
         None => match docker_config() {
             Some(path) => {
@@ -197,12 +206,7 @@ fn registry(access: &Access, host: &str) -> Result<Registry> {
             }
             None => Credentials::Anonymous,
         },
-    };
-    Ok(Registry::new(Options {
-        credentials,
-        insecure: access.insecure,
-        ..Options::default()
-    }))
+    })
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, if present.

@@ -109,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
         Command::Controller(args) => crate::controller::run(host, store, &args).await,
+        Command::Bundle(command) => crate::bundle::run(host, command).await,
         Command::Playground(_)
         | Command::Push(_)
         | Command::Pull(_)

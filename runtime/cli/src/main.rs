@@ -3,6 +3,7 @@
 mod apply;
 mod args;
 mod artifact;
+mod bundle;
 mod commands;
 mod controller;
 mod manage;
