@@ -84,6 +84,9 @@ pub struct Options {
     /// Reconcile only while holding this Lease; `None` reconciles at once
     /// (one instance, or shards that never overlap).
     pub leader_election: Option<LeaderElection>,
+    /// Capabilities `Plugin` objects may ask for (`--allow-capabilities`);
+    /// none by default. Built-ins keep their own grants.
+    pub allowed_capabilities: sluice_types::Capabilities,
 }
 
 /// The label that assigns an object to a shard.
@@ -102,6 +105,7 @@ impl Default for Options {
             default_service_account: None,
             watch_label_selector: None,
             leader_election: None,
+            allowed_capabilities: sluice_types::Capabilities::default(),
         }
     }
 }

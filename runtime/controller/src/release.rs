@@ -288,8 +288,15 @@ async fn run(
     let objects = gather::objects(ctx, release, source)
         .await
         .map_err(|m| Failure::new(reason::FAILED, m))?;
+    // No lock file in a cluster: bundle references carry their digest.
+    let authority = sluice_pipeline::Authority {
+        allowed: ctx.options.allowed_capabilities.clone(),
+        lock: None,
+        bundle_cache: ctx.store.root().parent().map(|p| p.join("bundles")),
+    };
     let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone())
-        .with_observer(ctx.metrics.clone());
+        .with_observer(ctx.metrics.clone())
+        .with_authority(authority);
     let report = pipeline
         .run(&loaded(release.to_object()), Mode::Check)
         .await

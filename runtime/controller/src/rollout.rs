@@ -107,6 +107,7 @@ pub(crate) async fn advance(
                 "spec.rollout.strategy.plugin: cannot load rollout strategy '{}': {e}",
                 spec.strategy.plugin
             ),
+            sluice_pipeline::Lookup::Refused(e) => format!("spec.rollout.strategy.plugin: {e}"),
         })?;
     let strategy = PluginStrategy(plugin);
     let target_ns = release

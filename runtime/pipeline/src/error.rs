@@ -12,6 +12,17 @@ pub struct At {
     pub object: String,
 }
 
+impl At {
+    /// `object`'s own file, line, kind and name.
+    pub fn of(object: &sluice_types::Loaded) -> At {
+        At {
+            file: object.file.display().to_string(),
+            line: object.line,
+            object: format!("{} '{}'", object.object.kind(), object.name()),
+        }
+    }
+}
+
 impl fmt::Display for At {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.object)

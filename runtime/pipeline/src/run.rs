@@ -1,5 +1,6 @@
 //! One release, stage by stage.
 
+use crate::authority::{Authority, Trust};
 use crate::catalog::{Catalog, Lookup};
 use crate::error::{At, Error, Result};
 use crate::namespace;
@@ -97,6 +98,13 @@ impl Pipeline {
         self
     }
 
+    /// Admits user plugins as `authority` says (allowed capabilities,
+    /// `sluice.lock`); without it they may use no capability.
+    pub fn with_authority(mut self, authority: Authority) -> Pipeline {
+        self.catalog.set_authority(authority);
+        self
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -133,7 +141,7 @@ impl Pipeline {
             Some(r) => (r.plugin.as_str(), r.config.clone()),
             None => (default_renderer(&artifact.dir, &spec.path), json!({})),
         };
-        let renderer = self
+        let (renderer, _) = self
             .plugin(
                 &at,
                 "spec.renderer.plugin",
@@ -178,16 +186,32 @@ impl Pipeline {
         let mut policies = Vec::new();
         // Build runs the policies too, so their mutations reach the output.
         {
-            for (field, policy) in self.policies(release)? {
-                let plugin = self
-                    .plugin(
-                        &at,
-                        "spec.policies.plugin",
-                        &policy.plugin,
-                        ns,
-                        PluginKind::Policy,
-                    )
-                    .await?;
+            for Policy {
+                field,
+                policy,
+                bundle,
+            } in self.policies(release).await?
+            {
+                let (plugin, trust) = match &bundle {
+                    Some((bundle, set_at)) => self
+                        .catalog
+                        .resolve_for_bundle(bundle, &policy.plugin, ns, set_at)
+                        .await
+                        .map_err(|e| lookup_error(&at, "spec.policies.plugin", e))
+                        .and_then(|found| {
+                            of_kind(&at, "spec.policies.plugin", found, PluginKind::Policy)
+                        })?,
+                    None => {
+                        self.plugin(
+                            &at,
+                            "spec.policies.plugin",
+                            &policy.plugin,
+                            ns,
+                            PluginKind::Policy,
+                        )
+                        .await?
+                    }
+                };
                 // Only plugins importing `cosign` get it: the images of
                 // these manifests, and the trusted root the entry names.
                 let grants = if plugin.imports().iter().any(|i| i.starts_with(COSIGN)) {
@@ -201,14 +225,14 @@ impl Pipeline {
                         )?),
                         None => None,
                     };
-                    Arc::new(Grants {
+                    Arc::new(trust.restrict(Grants {
                         cosign: Some(crate::cosign::policy_grant(
                             &manifests,
                             trusted,
                             &self.cosign_cache,
                         )),
                         ..Grants::default()
-                    })
+                    }))
                 } else {
                     Arc::default()
                 };
@@ -411,8 +435,8 @@ impl Pipeline {
         config: &serde_json::Value,
         grants: Grants,
     ) -> Result<sluice_plugin_host::Evaluation> {
-        let plugin = self.plugin(at, field, name, ns, PluginKind::Policy).await?;
-        let grants = Arc::new(grants);
+        let (plugin, trust) = self.plugin(at, field, name, ns, PluginKind::Policy).await?;
+        let grants = Arc::new(trust.restrict(grants));
         let evaluate = plugin.evaluate_with_grants(
             &artifact.url,
             &artifact.revision,
@@ -430,17 +454,21 @@ impl Pipeline {
             })
     }
 
-    /// The release's own policies, then those of each policy set, with the
-    /// field path each came from.
-    fn policies<'a>(&'a self, release: &'a Loaded) -> Result<Vec<(String, &'a PolicyRef)>> {
+    /// The release's own policies, then those of each policy set (its
+    /// `policies`, then its bundle's), with the field path each came from.
+    async fn policies(&self, release: &Loaded) -> Result<Vec<Policy>> {
         let Object::Release(_, spec) = &release.object else {
             unreachable!()
         };
-        let mut out: Vec<(String, &PolicyRef)> = spec
+        let mut out: Vec<Policy> = spec
             .policies
             .iter()
             .enumerate()
-            .map(|(i, p)| (format!("spec.policies[{i}]"), p))
+            .map(|(i, p)| Policy {
+                field: format!("spec.policies[{i}]"),
+                policy: p.clone(),
+                bundle: None,
+            })
             .collect();
         for set_ref in &spec.policy_set_refs {
             let ns = set_ref.namespace.as_deref().unwrap_or(release.namespace());
@@ -456,13 +484,32 @@ impl Pipeline {
             let Object::PolicySet(meta, set_spec) = &set.object else {
                 unreachable!()
             };
-            out.extend(
-                set_spec
-                    .policies
-                    .iter()
-                    .enumerate()
-                    .map(|(i, p)| (format!("PolicySet '{}' spec.policies[{i}]", meta.name), p)),
-            );
+            out.extend(set_spec.policies.iter().enumerate().map(|(i, p)| Policy {
+                field: format!("PolicySet '{}' spec.policies[{i}]", meta.name),
+                policy: p.clone(),
+                bundle: None,
+            }));
+            if let Some(bundle_ref) = &set_spec.bundle {
+                let set_at = at(set);
+                if let Err((field, message)) = set_spec.validate() {
+                    return Err(Error::Reference {
+                        at: set_at,
+                        field,
+                        message,
+                    });
+                }
+                let (bundle, policies) =
+                    crate::bundle::policies(&self.catalog, set, bundle_ref, &set_at).await?;
+                out.extend(policies.into_iter().map(|(list, p)| Policy {
+                    field: format!(
+                        "PolicySet '{}' spec.bundle (policies '{list}', {})",
+                        meta.name,
+                        p.display_name()
+                    ),
+                    policy: p,
+                    bundle: Some((bundle.clone(), set_at.clone())),
+                }));
+            }
         }
         Ok(out)
     }
@@ -491,7 +538,7 @@ impl Pipeline {
         if let (Some(verify), Some(map)) = (&plan.verify, config.as_object_mut()) {
             map.insert("verify".into(), verify.clone());
         }
-        let plugin = self
+        let (plugin, trust) = self
             .plugin(
                 &at,
                 "spec.plugin",
@@ -499,8 +546,9 @@ impl Pipeline {
                 source.namespace(),
                 PluginKind::Source,
             )
-            .await?
-            .with_timeout(plan.timeout);
+            .await?;
+        let plugin = plugin.with_timeout(plan.timeout);
+        let grants = Arc::new(trust.restrict(Grants::clone(&plan.grants)));
         let key = format!("Source/{}/{}", source.namespace(), source.name());
         let store_error = |e: sluice_artifacts::Error| Error::Io {
             at: at.clone(),
@@ -524,7 +572,7 @@ impl Pipeline {
                     last_revision: last_revision.clone(),
                     secret: plan.secret.clone(),
                     insecure: plan.insecure,
-                    grants: plan.grants.clone(),
+                    grants: grants.clone(),
                 },
             );
             let fetched = timed(
@@ -580,6 +628,8 @@ impl Pipeline {
         }
     }
 
+    /// The plugin `name` for `field` of the object at `at`, which must be
+    /// of `kind`, with what it may be granted.
     async fn plugin(
         &self,
         at: &At,
@@ -587,27 +637,55 @@ impl Pipeline {
         name: &str,
         ns: &str,
         kind: PluginKind,
-    ) -> Result<Plugin> {
-        let plugin = self.catalog.get(name, ns).await.map_err(|e| match e {
-            Lookup::Unknown(message) => Error::Reference {
-                at: at.clone(),
-                field,
-                message,
-            },
-            Lookup::Load(source) => plugin_error(at, field, source),
-        })?;
-        if plugin.kind() != kind {
-            return Err(Error::Reference {
-                at: at.clone(),
-                field,
-                message: format!(
-                    "plugin '{name}' is a {} plugin, but a {kind} plugin is needed here",
-                    plugin.kind()
-                ),
-            });
-        }
-        Ok(plugin)
+    ) -> Result<(Plugin, Trust)> {
+        let found = self
+            .catalog
+            .resolve(name, ns)
+            .await
+            .map_err(|e| lookup_error(at, field, e))?;
+        of_kind(at, field, found, kind)
     }
+}
+
+/// A policy to run, the field it came from, and for a policy of a
+/// PolicySet's bundle, the bundle (whose plugins it may name) and where the
+/// set is declared.
+struct Policy {
+    field: String,
+    policy: PolicyRef,
+    bundle: Option<(Arc<sluice_bundle::Bundle>, At)>,
+}
+
+fn lookup_error(at: &At, field: &'static str, e: Lookup) -> Error {
+    match e {
+        Lookup::Unknown(message) => Error::Reference {
+            at: at.clone(),
+            field,
+            message,
+        },
+        Lookup::Load(source) => plugin_error(at, field, source),
+        Lookup::Refused(e) => *e,
+    }
+}
+
+fn of_kind(
+    at: &At,
+    field: &'static str,
+    (plugin, trust): (Plugin, Trust),
+    kind: PluginKind,
+) -> Result<(Plugin, Trust)> {
+    if plugin.kind() != kind {
+        return Err(Error::Reference {
+            at: at.clone(),
+            field,
+            message: format!(
+                "plugin '{}' is a {} plugin, but a {kind} plugin is needed here",
+                plugin.name(),
+                plugin.kind()
+            ),
+        });
+    }
+    Ok((plugin, trust))
 }
 
 /// The renderer for a release without `spec.renderer`: `kustomize` when
@@ -685,11 +763,7 @@ impl<'a> Texts<'a> {
 }
 
 fn at(object: &Loaded) -> At {
-    At {
-        file: object.file.display().to_string(),
-        line: object.line,
-        object: format!("{} '{}'", object.object.kind(), object.name()),
-    }
+    At::of(object)
 }
 
 /// Artifact paths as the user knows them (`file://` sources only).

@@ -4,12 +4,14 @@
 //! the in-cluster CRDs. Nothing here depends on wasmtime; kube and schemars
 //! come in only with the `crd` feature (the `crd` module).
 
+pub mod capability;
 pub mod configmap;
 #[cfg(feature = "crd")]
 pub mod crd;
 pub mod diagnostic;
 pub mod load;
 pub mod locate;
+pub mod lock;
 pub mod object;
 pub mod quantity;
 pub mod report;
@@ -18,16 +20,18 @@ pub mod secret;
 pub mod status;
 pub mod verdict;
 
+pub use capability::{Capabilities, Capability};
 pub use configmap::ConfigMapData;
 pub use diagnostic::{
     Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Severity, SourceLocation,
     Verdict,
 };
 pub use load::{LoadError, Loaded, Objects};
+pub use lock::Lockfile;
 pub use object::{
-    API_VERSION, FailureAction, HealthCheck, Object, ObjectMeta, PluginLimits, PluginRef,
-    PluginSpec, PolicyRef, PolicySetSpec, PostBuild, ReleaseSpec, SourceSpec, SubstituteKind,
-    SubstituteReference,
+    API_VERSION, BundleLocation, BundleVerify, FailureAction, HealthCheck, Object, ObjectMeta,
+    PluginBundle, PluginLimits, PluginRef, PluginSpec, PolicyRef, PolicySetBundle, PolicySetSpec,
+    PostBuild, ReleaseSpec, SourceSpec, SubstituteKind, SubstituteReference,
 };
 pub use report::{PolicyOutcome, ReleaseReport};
 pub use secret::SecretData;

@@ -175,12 +175,17 @@ impl Objects {
                 "Release" => {
                     Object::Release(meta, field::<ReleaseSpec>(&doc, "spec").map_err(spec_err)?)
                 }
-                "PolicySet" => Object::PolicySet(
-                    meta,
-                    field::<PolicySetSpec>(&doc, "spec").map_err(spec_err)?,
-                ),
+                "PolicySet" => {
+                    let spec = field::<PolicySetSpec>(&doc, "spec").map_err(spec_err)?;
+                    spec.validate()
+                        .map_err(|(path, m)| spec_err((path.to_owned(), m)))?;
+                    Object::PolicySet(meta, spec)
+                }
                 "Plugin" => {
-                    Object::Plugin(meta, field::<PluginSpec>(&doc, "spec").map_err(spec_err)?)
+                    let spec = field::<PluginSpec>(&doc, "spec").map_err(spec_err)?;
+                    spec.validate()
+                        .map_err(|(path, m)| spec_err((path.to_owned(), m)))?;
+                    Object::Plugin(meta, spec)
                 }
                 other => {
                     return Err(at(format!(
@@ -347,6 +352,55 @@ spec:
             "{}",
             e.message
         );
+    }
+
+    const PLUGIN: &str = "apiVersion: sluice.dev/v1alpha1
+kind: Plugin
+metadata: {name: limits}
+spec:
+  kind: policy
+  file: limits.wasm
+  capabilities: [http]
+";
+
+    #[test]
+    fn plugin_takes_a_file_or_a_bundle() {
+        let mut o = Objects::default();
+        o.parse_into(Path::new("p.yaml"), PLUGIN).unwrap();
+        let Object::Plugin(_, spec) = &o.items[0].object else {
+            panic!()
+        };
+        assert_eq!(spec.capabilities.to_string(), "http");
+
+        let both = PLUGIN.replace(
+            "  file: limits.wasm\n",
+            "  file: limits.wasm\n  bundle: {url: oci://r.example/b:1.0}\n",
+        );
+        let e = Objects::default()
+            .parse_into(Path::new("p.yaml"), &both)
+            .unwrap_err();
+        assert!(
+            e.message
+                .starts_with("Plugin 'limits': spec: set exactly one of spec.file"),
+            "{}",
+            e.message
+        );
+
+        let bad = PLUGIN.replace(
+            "  file: limits.wasm\n",
+            "  bundle:\n    url: https://r.example/b:1.0\n",
+        );
+        let e = Objects::default()
+            .parse_into(Path::new("p.yaml"), &bad)
+            .unwrap_err();
+        assert_eq!(e.line, 7, "points at the url line");
+        assert!(e.message.contains("spec.bundle.url"), "{}", e.message);
+
+        let unknown = PLUGIN.replace("[http]", "[ftp]");
+        let e = Objects::default()
+            .parse_into(Path::new("p.yaml"), &unknown)
+            .unwrap_err();
+        assert!(e.message.contains("unknown variant `ftp`"), "{}", e.message);
     }
 
     #[test]

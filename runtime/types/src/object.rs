@@ -5,6 +5,7 @@
 //! enforcement (`failureAction: Enforce|Audit`). Specs reject unknown fields so
 //! a typo is an error, not a silently ignored setting.
 
+use crate::capability::Capabilities;
 use crate::quantity::{ByteSize, Duration};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -380,7 +381,138 @@ pub enum DecryptionProvider {
     )
 )]
 pub struct PolicySetSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<PolicyRef>,
+    /// Policies from an OCI bundle (`sluice bundle push`), added after
+    /// `policies`; they may name the bundle's own plugins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PolicySetBundle>,
+}
+
+impl PolicySetSpec {
+    /// Checks what the schema cannot: a set has policies or a bundle, and
+    /// the bundle's settings are consistent. The error is a field path
+    /// (`spec.bundle.verify`) and what to do.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match &self.bundle {
+            None if self.policies.is_empty() => Err((
+                "spec",
+                "a PolicySet needs spec.policies, spec.bundle, or both".into(),
+            )),
+            None => Ok(()),
+            Some(b) => b.location().validate(),
+        }
+    }
+}
+
+/// Policies from a bundle in an OCI registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PolicySetBundle {
+    /// `oci://HOST/REPO@sha256:…` (pinned), or `oci://HOST/REPO:TAG`
+    /// resolved through `sluice.lock` (`sluice plugin update`).
+    pub url: String,
+    /// Which of the bundle's policy lists to add, by name; all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// The bundle must carry a valid cosign signature by this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<BundleVerify>,
+    /// Registry credentials: a Secret with `.dockerconfigjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+    /// Plain HTTP to the registry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Accept a tag that neither `@sha256:` nor `sluice.lock` pins, taking
+    /// whatever the registry serves under it now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unpinned: bool,
+}
+
+impl PolicySetBundle {
+    pub fn location(&self) -> BundleLocation<'_> {
+        BundleLocation {
+            url: &self.url,
+            verify: self.verify.as_ref(),
+            secret_ref: self.secret_ref.as_ref(),
+            insecure: self.insecure,
+            allow_unpinned: self.allow_unpinned,
+        }
+    }
+}
+
+/// Who must have signed a bundle: one cosign public key, inline or in a
+/// Secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BundleVerify {
+    /// A PEM public key (`cosign.pub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// A Secret whose `*.pub` entries are PEM public keys; any of them may
+    /// have signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+}
+
+/// Where a bundle is and how to fetch it: the fields Plugin and PolicySet
+/// bundle references share.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BundleLocation<'a> {
+    pub url: &'a str,
+    pub verify: Option<&'a BundleVerify>,
+    pub secret_ref: Option<&'a LocalObjectRef>,
+    pub insecure: bool,
+    pub allow_unpinned: bool,
+}
+
+impl BundleLocation<'_> {
+    /// The pinned digest in `url` (`…@sha256:…`), if any.
+    pub fn digest(&self) -> Option<&str> {
+        self.url.rsplit_once('@').map(|(_, d)| d)
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        let Some(rest) = self.url.strip_prefix("oci://") else {
+            return Err((
+                "spec.bundle.url",
+                format!(
+                    "'{}' is not an OCI reference; write oci://HOST/REPOSITORY@sha256:DIGEST or oci://HOST/REPOSITORY:TAG",
+                    self.url
+                ),
+            ));
+        };
+        if !rest.contains('/') {
+            return Err((
+                "spec.bundle.url",
+                format!(
+                    "'{}' names no repository; write oci://HOST/REPOSITORY:TAG",
+                    self.url
+                ),
+            ));
+        }
+        if let Some(digest) = self.digest() {
+            let hex = digest.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err((
+                    "spec.bundle.url",
+                    format!("'{digest}' is not a sha256:<64 hex digits> digest"),
+                ));
+            }
+        }
+        if let Some(v) = self.verify
+            && v.public_key.is_some() == v.secret_ref.is_some()
+        {
+            return Err((
+                "spec.bundle.verify",
+                "set exactly one of publicKey (a PEM key) or secretRef (a Secret with *.pub entries)".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Per-call limits for a plugin; unset fields take the host's defaults.
@@ -414,6 +546,7 @@ pub struct PluginLimits {
         category = "sluice",
         doc = "Where a plugin comes from and what it may do.",
         printcolumn(name = "Kind", type_ = "string", json_path = ".spec.kind"),
+        printcolumn(name = "Bundle", type_ = "string", json_path = ".spec.bundle.url"),
         printcolumn(name = "Digest", type_ = "string", json_path = ".spec.digest"),
     )
 )]
@@ -422,13 +555,80 @@ pub struct PluginLimits {
 pub struct PluginSpec {
     /// The stage it fills; checked against the component's exports.
     pub kind: crate::PluginKind,
-    /// Path to a `.wasm` component, relative to the declaring file.
-    pub file: String,
+    /// Path to a `.wasm` component, relative to the declaring file. Exactly
+    /// one of `file` and `bundle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The component from an OCI bundle (`sluice bundle push`). Exactly one
+    /// of `file` and `bundle`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PluginBundle>,
     /// Expected `sha256:<hex>` of the component; a mismatch refuses to load.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Capabilities the plugin asks for beyond `log` (`http`, `git`, `oci`,
+    /// `cosign`, `secrets`, `kube`, `metrics`), with those its bundle
+    /// declares. A plugin asking for one the admin did not allow
+    /// (`--allow-capabilities`) is refused before it runs; calls to one it
+    /// did not ask for are denied.
+    #[serde(default, skip_serializing_if = "Capabilities::is_empty")]
+    pub capabilities: Capabilities,
     #[serde(default)]
     pub limits: PluginLimits,
+}
+
+impl PluginSpec {
+    /// Checks what the schema cannot: exactly one of `file` and `bundle`,
+    /// and a usable bundle reference. The error is a field path and what
+    /// to do.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        match (&self.file, &self.bundle) {
+            (Some(_), None) => Ok(()),
+            (None, Some(b)) => b.location().validate(),
+            (Some(_), Some(_)) | (None, None) => Err((
+                "spec",
+                "set exactly one of spec.file (a .wasm component beside the objects) or spec.bundle (a component in an OCI bundle)".into(),
+            )),
+        }
+    }
+}
+
+/// A plugin inside a bundle in an OCI registry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginBundle {
+    /// `oci://HOST/REPO@sha256:…` (pinned), or `oci://HOST/REPO:TAG`
+    /// resolved through `sluice.lock` (`sluice plugin update`).
+    pub url: String,
+    /// The plugin's name in the bundle; the Plugin object's name when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// The bundle must carry a valid cosign signature by this key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<BundleVerify>,
+    /// Registry credentials: a Secret with `.dockerconfigjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalObjectRef>,
+    /// Plain HTTP to the registry.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+    /// Accept a tag that neither `@sha256:` nor `sluice.lock` pins, taking
+    /// whatever the registry serves under it now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unpinned: bool,
+}
+
+impl PluginBundle {
+    pub fn location(&self) -> BundleLocation<'_> {
+        BundleLocation {
+            url: &self.url,
+            verify: self.verify.as_ref(),
+            secret_ref: self.secret_ref.as_ref(),
+            insecure: self.insecure,
+            allow_unpinned: self.allow_unpinned,
+        }
+    }
 }
 
 /// Any Sluice object, by `kind`.
