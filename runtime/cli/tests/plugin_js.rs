@@ -123,6 +123,39 @@ fn a_build_without_componentize_js_says_how_to_install_it() {
 }
 
 #[test]
+fn build_errors_name_the_file_and_the_fix() {
+    let parent = tempfile::tempdir().unwrap();
+    let p = parent.path();
+    ok(p, &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"]);
+    let app = p.join("demo/app.js");
+    let source = std::fs::read_to_string(&app).unwrap();
+
+    std::fs::write(&app, format!("{source}\nexport function broken( {{\n")).unwrap();
+    let out = sluice(p, &["plugin", "build", "demo"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("app.js:") && stderr.contains("SyntaxError"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("    at "), "a Node stack trace: {stderr}");
+
+    let with_files = source.replacen(
+        "import {",
+        "import { exists } from './sluice/sdk-js/files.js';\nimport {",
+        1,
+    );
+    std::fs::write(&app, with_files).unwrap();
+    let out = sluice(p, &["plugin", "build", "demo"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("files.js (wasi:filesystem) is for renderer and source plugins only"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_js_example_passes_the_shared_cases_and_runs_in_check() {
     let tmp = tempfile::tempdir().unwrap();
     let wasm = tmp.path().join("require-resources.wasm");

@@ -67,12 +67,23 @@ pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
         Err(e) => return Err(e).context("cannot run componentize-js"),
     };
     if !output.status.success() {
+        let mut why = summarize(&String::from_utf8_lossy(&output.stderr));
+        if why.is_empty() {
+            why = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        }
+        if why.contains("failed to parse JS source") {
+            why.push_str(&syntax_errors(&entry));
+        }
+        if why.contains("Error loading module \"wasi:filesystem") {
+            why.push_str(
+                "\nsluice/sdk-js/files.js (wasi:filesystem) is for renderer and source \
+                 plugins only: a policy or rollout has no files",
+            );
+        }
         bail!(
-            "componentize-js failed ({}) on {}:\n{}{}",
+            "componentize-js failed ({}) on {}:\n{why}",
             output.status,
-            entry.display(),
-            String::from_utf8_lossy(&output.stderr).trim_end(),
-            String::from_utf8_lossy(&output.stdout).trim_end(),
+            entry.display()
         );
     }
     if !out.is_file() {
@@ -82,6 +93,48 @@ pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// componentize-js's error without Node's stack trace and source excerpt.
+fn summarize(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|line| {
+            let t = line.trim();
+            !(t.is_empty()
+                || t.starts_with("at ")
+                || t.starts_with("file://")
+                || t.starts_with("throw ")
+                || t.chars().all(|c| c == '^')
+                || t.starts_with("Node.js v"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Where the entry's syntax error is, from `node --check` (componentize-js
+/// only counts the errors); empty when node says nothing more.
+fn syntax_errors(entry: &Path) -> String {
+    let checked = Command::new("node")
+        .args(["--experimental-default-type=module", "--check"])
+        .arg(entry)
+        .output();
+    match checked {
+        Ok(out) if !out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim_end)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.trim_start().starts_with("at ")
+                        && !l.starts_with("Node.js v")
+                })
+                .collect();
+            format!("\n{}", lines.join("\n"))
+        }
+        _ => String::new(),
+    }
 }
 
 /// The entry module: `main` of `package.json` when it names one, else `app.js`.
@@ -221,6 +274,23 @@ mod tests {
         assert_eq!(
             relative_imports(text),
             ["./sluice/sdk-js/index.js", "./side-effect.js", "../up.js"]
+        );
+    }
+
+    #[test]
+    fn failures_lose_the_node_stack_trace() {
+        let stderr = "file:///usr/lib/node_modules/@bytecodealliance/componentize-js/src/componentize.js:616\n\
+                      \x20   throw new Error(msg);\n          ^\n\n\
+                      Error: Unable to extract expected exports list\n\
+                      Error: \"source.js\" does not export a \"configSchema\" function as expected by the world.\n\
+                      \x20 Try defining it:\n  export function configSchema() {};\n\
+                      \x20   at handleCheckInitOutput (file:///usr/lib/node_modules/x.js:616:11)\n\n\
+                      Node.js v20.20.2\n";
+        assert_eq!(
+            summarize(stderr),
+            "Error: Unable to extract expected exports list\n\
+             Error: \"source.js\" does not export a \"configSchema\" function as expected by the world.\n\
+             \x20 Try defining it:\n  export function configSchema() {};"
         );
     }
 
