@@ -80,7 +80,12 @@ fn walk(base: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
 fn table(out: &mut String, name: &str, ty: &str, include: &str, files: &[(String, PathBuf)]) {
     writeln!(out, "pub(crate) static {name}: &[(&str, &{ty})] = &[").unwrap();
     for (rel, path) in files {
-        writeln!(out, "    ({rel:?}, {include}!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({rel:?}, {include}!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
 }

@@ -9,6 +9,8 @@
 pub mod build;
 pub mod componentize;
 pub mod project;
+pub mod scaffold;
+pub mod test;
 pub mod wit;
 
 pub use build::{Lang, build};

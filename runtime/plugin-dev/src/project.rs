@@ -12,8 +12,10 @@ use std::time::SystemTime;
 /// The project file's name inside a project directory.
 pub const FILE: &str = "sluice-plugin.yaml";
 
-/// Directories that hold build output or dependencies, never sources.
+/// Directories that hold build output, dependencies or fixture cases, not
+/// what the component is built from.
 const NOT_SOURCES: &[&str] = &[
+    "tests",
     "dist",
     "target",
     "node_modules",
@@ -286,15 +288,21 @@ mod tests {
     fn refuses_bad_names_unknown_fields_and_capabilities() {
         for bad in ["", "Require", "1st", "a_b", "a--b", "a-", &"a".repeat(64)] {
             let err = validate_name(bad).unwrap_err();
-            assert!(err.to_string().contains("invalid plugin name"), "{bad}: {err}");
+            assert!(
+                err.to_string().contains("invalid plugin name"),
+                "{bad}: {err}"
+            );
         }
         validate_name("require-resources-2").unwrap();
         let nowhere = Path::new("/nonexistent");
         let err = Project::parse("name: x\nkind: policy\nlanguage: c\nlangauge: c\n", nowhere)
             .unwrap_err();
         assert!(err.to_string().contains("langauge"), "{err}");
-        let err = Project::parse("name: x\nkind: policy\nlanguage: c\ncapabilities: [ftp]\n", nowhere)
-            .unwrap_err();
+        let err = Project::parse(
+            "name: x\nkind: policy\nlanguage: c\ncapabilities: [ftp]\n",
+            nowhere,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("ftp"), "{err}");
         let err = Project::parse("name: x\nkind: linter\nlanguage: c\n", nowhere).unwrap_err();
         assert!(err.to_string().contains("linter"), "{err}");
