@@ -47,7 +47,10 @@ fn text(bytes: &[u8]) -> String {
 fn new_build_test(kind: &str) {
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    ok(p, &["plugin", "new", "--kind", kind, "--lang", "js", "demo"]);
+    ok(
+        p,
+        &["plugin", "new", "--kind", kind, "--lang", "js", "demo"],
+    );
     let dir = p.join("demo");
     for file in [
         "sluice-plugin.yaml",
@@ -61,14 +64,20 @@ fn new_build_test(kind: &str) {
     }
     let app = std::fs::read_to_string(dir.join("app.js")).unwrap();
     assert!(app.contains("name: 'demo'"), "{app}");
-    assert!(!app.contains("{{"), "a placeholder is left in app.js:\n{app}");
+    assert!(
+        !app.contains("{{"),
+        "a placeholder is left in app.js:\n{app}"
+    );
 
     ok(p, &["plugin", "build", "demo"]);
     let wasm = dir.join("dist/demo.wasm");
     assert!(wasm.is_file(), "no {}", wasm.display());
 
     let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
-    assert!(inspect.contains(&format!("kind:        {kind}")), "{inspect}");
+    assert!(
+        inspect.contains(&format!("kind:        {kind}")),
+        "{inspect}"
+    );
 
     let out = ok(p, &["plugin", "test", "demo"]);
     let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
@@ -96,7 +105,7 @@ fn js_supports_policy_and_renderer_only() {
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("policy") && stderr.contains("renderer"),
+        stderr.contains("--kind policy --lang js") && stderr.contains("--kind renderer --lang js"),
         "{stderr}"
     );
 }
@@ -105,7 +114,10 @@ fn js_supports_policy_and_renderer_only() {
 fn a_build_without_componentize_js_says_how_to_install_it() {
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    ok(p, &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"]);
+    ok(
+        p,
+        &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"],
+    );
     let empty = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["plugin", "build", "demo"])
@@ -126,7 +138,10 @@ fn a_build_without_componentize_js_says_how_to_install_it() {
 fn build_errors_name_the_file_and_the_fix() {
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    ok(p, &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"]);
+    ok(
+        p,
+        &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"],
+    );
     let app = p.join("demo/app.js");
     let source = std::fs::read_to_string(&app).unwrap();
 
@@ -163,13 +178,7 @@ fn the_js_example_passes_the_shared_cases_and_runs_in_check() {
     let wasm_arg = wasm.to_str().unwrap();
     ok(
         &repo(),
-        &[
-            "plugin",
-            "build",
-            example.to_str().unwrap(),
-            "-o",
-            wasm_arg,
-        ],
+        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
     );
     let out = ok(
         &repo(),
@@ -222,7 +231,12 @@ fn the_js_example_passes_the_shared_cases_and_runs_in_check() {
     std::fs::write(dir.join("app/web.yaml"), deployment(bad)).unwrap();
     let out = sluice(dir, &["check", "sluice.yaml"]);
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
     assert!(stdout.contains("deny"), "{stdout}");
     assert!(
         stdout.contains(
