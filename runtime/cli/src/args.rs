@@ -317,6 +317,8 @@ pub struct ControllerArgs {
     /// when stderr is not a terminal
     #[arg(long, value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub authority: Authority,
 }
 
 /// How `sluice controller` writes its logs.
@@ -379,6 +381,18 @@ pub struct Selection {
     /// Only this release (by name)
     #[arg(long)]
     pub release: Option<String>,
+    #[command(flatten)]
+    pub authority: Authority,
+}
+
+/// What user plugins (`Plugin` objects) may do.
+#[derive(Debug, Args)]
+pub struct Authority {
+    /// Capabilities Plugin objects may ask for (spec.capabilities, and their
+    /// bundle's): http,git,oci,cosign,secrets,kube,metrics, all or none.
+    /// A plugin asking for more is refused before it runs; built-ins are trusted
+    #[arg(long, value_name = "LIST", default_value = "none")]
+    pub allow_capabilities: sluice_types::Capabilities,
 }
 
 /// Which cluster to talk to.
@@ -411,6 +425,9 @@ pub enum PluginCommand {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Pin every bundle tag (spec.bundle.url of Plugin and PolicySet objects
+    /// in PATH) to the digest the registry serves now, in PATH/sluice.lock
+    Update(crate::lock::Update),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Logs(args) => return crate::observe::logs(args).await,
         Command::Rollout(command) => return crate::rollout::run(command).await,
+        Command::Plugin(PluginCommand::Update(args)) => return crate::lock::update(args).await,
         _ => {}
     }
     if let Command::Sops(sops) = cli.command {
@@ -68,16 +69,20 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build {
             selection,
             show_secrets,
-        } => build(host, store, &selection, show_secrets).await,
+        } => build(host, store, &selection, &cache, show_secrets).await,
         Command::Render(args) => crate::render::run(host, store, &args).await,
-        Command::Check { selection, output } => check(host, store, &selection, output).await,
+        Command::Check { selection, output } => {
+            check(host, store, &selection, &cache, output).await
+        }
         Command::Policy(command) => crate::policy::run(host, command).await,
-        Command::Plugin(PluginCommand::List { paths, output }) => list(host, &paths, output).await,
+        Command::Plugin(PluginCommand::List { paths, output }) => {
+            list(host, &paths, &cache, output).await
+        }
         Command::Plugin(PluginCommand::Inspect {
             plugin,
             from,
             output,
-        }) => inspect(host, &plugin, &from, output).await,
+        }) => inspect(host, &plugin, &from, &cache, output).await,
         Command::Apply {
             selection,
             cluster,
@@ -88,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             timeout,
             output,
         } => {
-            let (pipeline, releases) = prepare(host, store, &selection)?;
+            let (pipeline, releases) = prepare(host, store, &selection, &cache)?;
             let options = crate::apply::Options {
                 dry_run,
                 prune,
@@ -105,11 +110,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             prune,
             no_color,
         } => {
-            let (pipeline, releases) = prepare(host, store, &selection)?;
+            let (pipeline, releases) = prepare(host, store, &selection, &cache)?;
             crate::apply::diff(&pipeline, &releases, &cluster, prune, !no_color).await
         }
         Command::Controller(args) => crate::controller::run(host, store, &args).await,
         Command::Bundle(command) => crate::bundle::run(host, command).await,
+        Command::Plugin(PluginCommand::Update(_)) => unreachable!("needs no plugin host"),
         Command::Playground(_)
         | Command::Push(_)
         | Command::Pull(_)
@@ -166,27 +172,37 @@ fn selected<'a>(objects: &'a Objects, selection: &Selection) -> Result<Vec<&'a L
     Ok(releases)
 }
 
-/// The pipeline over the selected inputs and the releases to run.
+/// The pipeline over the selected inputs and the releases to run; user
+/// plugins get the capabilities `--allow-capabilities` allows, bundle tags
+/// resolve through the `sluice.lock` beside the objects.
 fn prepare(
     host: PluginHost,
     store: ArtifactStore,
     selection: &Selection,
+    cache: &Path,
 ) -> Result<(Pipeline, Vec<Loaded>)> {
     let objects = load(&selection.paths)?;
     let releases = selected(&objects, selection)?
         .into_iter()
         .cloned()
         .collect();
-    Ok((Pipeline::with_store(host, objects, store), releases))
+    let authority = crate::lock::authority(
+        &selection.paths,
+        &selection.authority.allow_capabilities,
+        cache,
+    )?;
+    let pipeline = Pipeline::with_store(host, objects, store).with_authority(authority);
+    Ok((pipeline, releases))
 }
 
 async fn build(
     host: PluginHost,
     store: ArtifactStore,
     selection: &Selection,
+    cache: &Path,
     show_secrets: bool,
 ) -> Result<ExitCode> {
-    let (pipeline, releases) = prepare(host, store, selection)?;
+    let (pipeline, releases) = prepare(host, store, selection, cache)?;
     let mut documents = Vec::new();
     for release in &releases {
         let report = pipeline.run(release, Mode::Build).await?;
@@ -207,9 +223,10 @@ async fn check(
     host: PluginHost,
     store: ArtifactStore,
     selection: &Selection,
+    cache: &Path,
     format: Format,
 ) -> Result<ExitCode> {
-    let (pipeline, releases) = prepare(host, store, selection)?;
+    let (pipeline, releases) = prepare(host, store, selection, cache)?;
     let mut results = Vec::new();
     for release in &releases {
         results.push((
@@ -242,22 +259,41 @@ async fn check(
     })
 }
 
-async fn list(host: PluginHost, paths: &[PathBuf], format: Format) -> Result<ExitCode> {
+/// Listing and inspecting read a plugin's metadata and schema, with no
+/// grants: every capability is allowed, so a plugin can be looked at
+/// before anyone decides to allow what it asks for.
+fn inspection(host: PluginHost, paths: &[PathBuf], cache: &Path) -> Result<Pipeline> {
     let objects = load(paths)?;
+    let authority = crate::lock::authority(paths, &sluice_types::Capabilities::all(), cache)?;
+    Ok(Pipeline::new(host, objects).with_authority(authority))
+}
+
+async fn list(
+    host: PluginHost,
+    paths: &[PathBuf],
+    cache: &Path,
+    format: Format,
+) -> Result<ExitCode> {
     let mut rows = Vec::new();
     for b in sluice_builtins::BUILTINS {
         let p = host.load(b.name, b.wasm, None, None).await?;
         rows.push((p, "built-in".to_owned()));
     }
-    for obj in objects.plugins() {
+    let pipeline = inspection(host, paths, cache)?;
+    for obj in pipeline.catalog().objects().plugins() {
         let Object::Plugin(_, spec) = &obj.object else {
             continue;
         };
-        let limits = host.default_limits().with_overrides(&spec.limits);
-        let file = obj.base_dir().join(&spec.file);
-        let p = host
-            .load_file(obj.name(), &file, spec.digest.as_deref(), Some(limits))
+        let from = match (&spec.file, &spec.bundle) {
+            (Some(file), _) => obj.base_dir().join(file).display().to_string(),
+            (None, Some(bundle)) => bundle.url.clone(),
+            (None, None) => String::new(),
+        };
+        let p = pipeline
+            .catalog()
+            .get(obj.name(), obj.namespace())
             .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| {
                 format!(
                     "{}:{}: Plugin '{}'",
@@ -266,7 +302,7 @@ async fn list(host: PluginHost, paths: &[PathBuf], format: Format) -> Result<Exi
                     obj.name()
                 )
             })?;
-        rows.push((p, file.display().to_string()));
+        rows.push((p, from));
     }
     match format {
         Format::Json => println!("{}", output::plugins_json(&rows)?),
@@ -279,6 +315,7 @@ async fn inspect(
     host: PluginHost,
     name: &str,
     from: &[PathBuf],
+    cache: &Path,
     format: Format,
 ) -> Result<ExitCode> {
     let plugin: Plugin = if name.ends_with(".wasm") {
@@ -288,12 +325,11 @@ async fn inspect(
             .unwrap_or(name);
         host.load_file(stem, Path::new(name), None, None).await?
     } else {
-        let objects = load(from)?;
-        let pipeline = Pipeline::new(host, objects);
+        let pipeline = inspection(host, from, cache)?;
         match pipeline.catalog().get(name, "default").await {
             Ok(p) => p,
-            Err(sluice_pipeline::Lookup::Unknown(m)) => bail!(m),
             Err(sluice_pipeline::Lookup::Load(e)) => return Err(e.into()),
+            Err(other) => bail!("{other}"),
         }
     };
     match format {

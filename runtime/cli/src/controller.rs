@@ -62,6 +62,7 @@ pub async fn run(
             };
             sluice_controller::LeaderElection::new(namespace, name)
         }),
+        allowed_capabilities: args.authority.allow_capabilities.clone(),
         ..sluice_controller::Options::default()
     };
     sluice_controller::run(client, config, host, store, options, stop()).await?;

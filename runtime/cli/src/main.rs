@@ -6,6 +6,7 @@ mod artifact;
 mod bundle;
 mod commands;
 mod controller;
+mod lock;
 mod manage;
 mod observe;
 mod output;
