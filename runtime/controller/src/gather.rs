@@ -50,6 +50,23 @@ pub(crate) async fn objects(
     if let Some(r) = spec.decryption.as_ref().and_then(|d| d.secret_ref.as_ref()) {
         secrets.push((ns.clone(), r.name.clone()));
     }
+    // Bundles' registry credentials and verification keys (spec.bundle of
+    // Plugins and PolicySets) are the controller's, as a Source's are.
+    for item in &objects.items {
+        let location = match &item.object {
+            sluice_types::Object::Plugin(_, s) => s.bundle.as_ref().map(|b| b.location()),
+            sluice_types::Object::PolicySet(_, s) => s.bundle.as_ref().map(|b| b.location()),
+            _ => None,
+        };
+        let Some(location) = location else { continue };
+        let named = location
+            .secret_ref
+            .into_iter()
+            .chain(location.verify.and_then(|v| v.secret_ref.as_ref()));
+        for r in named {
+            secrets.push((item.namespace().to_owned(), r.name.clone()));
+        }
+    }
     // Substitution variables are read as the tenant, as Flux reads them
     // with the impersonating client: a Release cannot reach values its
     // service account may not read. Source and decryption credentials are
