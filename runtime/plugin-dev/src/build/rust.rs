@@ -27,6 +27,9 @@ const PROGRESS: &[&str] = &[
 ];
 
 pub fn build(_project: &Project, dir: &Path, out: &Path) -> Result<()> {
+    // Absolute, because cargo runs in `dir` and the path may be relative.
+    let dir =
+        &std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!(
