@@ -12,11 +12,12 @@
 //! time anyway.
 
 use crate::layout::NewLayer;
-use crate::source::{self, BundleFile, Located, PluginProject};
+use crate::source::{self, BundleFile, Located};
 use crate::{
     Bundle, BundleManifest, CAPABILITIES, Error, Layout, PLUGIN_MEDIA_TYPE, POLICIES_MEDIA_TYPE,
     PluginEntry, PolicyEntry, Result, SCHEMA_MEDIA_TYPE,
 };
+use sluice_plugin_dev::Project;
 use sluice_plugin_host::{Plugin, PluginHost};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -75,8 +76,9 @@ pub async fn build_dir(host: &PluginHost, dir: &Path) -> Result<Built> {
     for (i, p) in spec.plugins.iter().enumerate() {
         let at = format!("plugins[{i}]");
         let path = dir.join(&p.path);
-        let (wasm_path, project) =
-            component_of(&path).map_err(|m| file.error(&format!("{at}.path"), m))?;
+        let (wasm_path, project) = component_of(&path, &mut warnings)
+            .await
+            .map_err(|m| file.error(&format!("{at}.path"), m))?;
         let wasm = std::fs::read(&wasm_path).map_err(|e| {
             file.error(
                 &format!("{at}.path"),
@@ -86,12 +88,12 @@ pub async fn build_dir(host: &PluginHost, dir: &Path) -> Result<Built> {
         let plugin = load(host, &wasm_path, &wasm).await?;
         let name = plugin.metadata().name.clone();
         if let Some(project) = &project
-            && project.value.name != name
+            && project.name != name
         {
             warnings.push(format!(
                 "{}: the project is called '{}' but its component says '{name}'; the bundle uses '{name}'",
-                project.file.display(),
-                project.value.name
+                path.display(),
+                project.name
             ));
         }
         if entries.iter().any(|e| e.name == name) {
@@ -100,22 +102,21 @@ pub async fn build_dir(host: &PluginHost, dir: &Path) -> Result<Built> {
                 format!("a second plugin called '{name}'; plugin names in a bundle are unique"),
             ));
         }
+        let capabilities_at = format!("{at}.capabilities");
         let (declared, declared_at) = match (&p.capabilities, &project) {
             (Some(c), _) => (
                 c.clone(),
-                format!(
-                    "{}:{}",
-                    file.file.display(),
-                    file.line(&format!("{at}.capabilities"))
-                ),
+                format!("{}:{}", file.file.display(), file.line(&capabilities_at)),
             ),
             (None, Some(project)) => (
-                project.value.capabilities.clone(),
-                format!(
-                    "{}:{}",
-                    project.file.display(),
-                    project.line("capabilities")
-                ),
+                project
+                    .capabilities
+                    .iter()
+                    .map(|c| c.as_str().to_string())
+                    .collect(),
+                path.join(sluice_plugin_dev::project::FILE)
+                    .display()
+                    .to_string(),
             ),
             (None, None) => (
                 Vec::new(),
@@ -231,32 +232,40 @@ pub async fn build_builtins(host: &PluginHost) -> Result<Built> {
 }
 
 /// The component of a plugin entry: the file itself, or for a plugin
-/// project directory its build output `dist/NAME.wasm`.
-fn component_of(path: &Path) -> Result<(PathBuf, Option<Located<PluginProject>>), String> {
+/// project directory its build output `dist/NAME.wasm`, built (with the
+/// project's language toolchain) when missing or older than the sources.
+async fn component_of(
+    path: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(PathBuf, Option<Project>), String> {
     if path.is_file() {
         return Ok((path.to_path_buf(), None));
     }
-    let yaml = path.join("sluice-plugin.yaml");
     if !path.is_dir() {
         return Err(format!("{} does not exist", path.display()));
     }
-    if !yaml.is_file() {
+    if !path.join(sluice_plugin_dev::project::FILE).is_file() {
         return Err(format!(
-            "{} is a directory without sluice-plugin.yaml; name a component (.wasm) or a plugin project",
-            path.display()
+            "{} is a directory without {}; name a component (.wasm) or a plugin project",
+            path.display(),
+            sluice_plugin_dev::project::FILE
         ));
     }
-    let project: Located<PluginProject> = source::read_yaml(&yaml).map_err(|e| e.to_string())?;
-    let wasm = path
-        .join("dist")
-        .join(format!("{}.wasm", project.value.name));
-    if !wasm.is_file() {
-        return Err(format!(
-            "the plugin project {} has no component {} yet; build it first with `sluice plugin build {}`",
+    let project = Project::load(path).map_err(|e| format!("{e:#}"))?;
+    let wasm = project.output(path);
+    let built_at = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
+    let sources = sluice_plugin_dev::project::newest_source(path).map_err(|e| format!("{e:#}"))?;
+    if built_at.is_none_or(|t| t < sources) {
+        notes.push(format!(
+            "building {} into {}",
             path.display(),
-            wasm.display(),
-            path.display()
+            wasm.display()
         ));
+        let (p, dir, out) = (project.clone(), path.to_path_buf(), wasm.clone());
+        tokio::task::spawn_blocking(move || sluice_plugin_dev::build(&p, &dir, &out))
+            .await
+            .map_err(|e| format!("the build task failed: {e}"))?
+            .map_err(|e| format!("{e:#}"))?;
     }
     Ok((wasm, Some(project)))
 }

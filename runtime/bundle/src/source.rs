@@ -50,14 +50,6 @@ pub(crate) struct PolicySource {
     pub name: Option<String>,
 }
 
-/// The parts of `sluice-plugin.yaml` a bundle needs.
-#[derive(Debug, Deserialize)]
-pub(crate) struct PluginProject {
-    pub name: String,
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-}
-
 /// A parsed YAML file that can still say on which line a field is.
 pub(crate) struct Located<T> {
     pub value: T,
