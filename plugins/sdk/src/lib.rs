@@ -28,7 +28,9 @@
 //! The records every world shares (diagnostics, manifests, resource
 //! references) and the host capabilities are generated once, in
 //! [`bindings`], and every world module reuses them, so helpers such as
-//! [`Diagnostic::error`] work the same for every kind of plugin.
+//! [`Diagnostic::error`] work the same for every kind of plugin. Each world
+//! module re-exports only the capabilities its world may import (`policy::kube`,
+//! `source::http`, …): a component importing any other is refused at load.
 
 // The export macros and the bindings name this crate by its absolute path,
 // which must also resolve inside the crate itself.
@@ -58,11 +60,6 @@ pub use workload::{PodSpec, WORKLOAD_KINDS, pod_spec};
 pub use bindings::sluice::plugin::types::{
     ArtifactRef, Diagnostic, Manifest, PluginKind, PluginMetadata, ResourceRef, Revision, Severity,
     SourceLocation, Verdict,
-};
-/// Host capabilities; a plugin may call only those its world imports
-/// (re-exported by each world module) and its Plugin object declares.
-pub use bindings::sluice::plugin::{
-    capability_types, cosign, git, http, kube, metrics, oci, secrets,
 };
 
 /// Why a call failed: one or more diagnostics (the host adds plugin name and

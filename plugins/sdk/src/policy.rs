@@ -21,7 +21,7 @@ wit_bindgen::generate!({
     default_bindings_module: "::sluice_plugin_sdk::policy",
 });
 
-pub use crate::{cosign, kube, oci, secrets};
+pub use crate::bindings::sluice::plugin::{capability_types, cosign, kube, oci, secrets};
 
 use crate::{Metadata, Object};
 
@@ -87,4 +87,24 @@ macro_rules! export_policy {
             $crate::policy::__export_policy_world!(SluicePolicyExport);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn evaluations_follow_their_findings() {
+        assert_eq!(Evaluation::allow().verdict, Verdict::Allow);
+        let e = Evaluation::from_diagnostics(vec![Diagnostic::warning("w")]);
+        assert_eq!((e.verdict, e.diagnostics.len()), (Verdict::Warn, 1));
+        assert_eq!(e.mutated, None);
+
+        let object = Object::new(json!({"kind": "ConfigMap", "data": {"a": "1"}}), None);
+        let e = Evaluation::allow().with_mutated(std::slice::from_ref(&object));
+        let mutated = e.mutated.unwrap();
+        assert_eq!(mutated.len(), 1);
+        assert_eq!(Object::parse(&mutated[0]).unwrap(), object);
+    }
 }

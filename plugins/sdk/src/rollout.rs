@@ -77,3 +77,49 @@ macro_rules! export_rollout {
         };
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(name: &str, passed: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            kind: CheckKind::Metric,
+            passed,
+            query: "rate(errors[1m])".into(),
+            value: Some(0.5),
+            threshold: "<= 0.01".into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn failed_checks_and_closed_gates() {
+        let state = RolloutState {
+            config: "{}".into(),
+            phase: RolloutPhase::Progressing,
+            step: 1,
+            canary_weight: 10,
+            stable_revision: "v1".into(),
+            candidate_revision: "v2".into(),
+            candidate_ready: true,
+            step_elapsed_ms: 0,
+            total_elapsed_ms: 0,
+            analyses: 1,
+            failed_analyses: 1,
+            step_passed: 0,
+            since_analysis_ms: Some(0),
+            last_analysis: vec![check("errors", false), check("latency", true)],
+            gates: vec![check("policies", true), check("approval", false)],
+        };
+        let failed: Vec<&str> = state.failed_checks().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, ["errors"]);
+        let closed: Vec<&str> = state.closed_gates().map(|c| c.name.as_str()).collect();
+        assert_eq!(closed, ["approval"]);
+
+        let step = StepResult::because(RolloutDecision::Analyse, "analysis 1 of 3");
+        assert_eq!(step.decision, RolloutDecision::Analyse);
+        assert_eq!(step.diagnostics[0].severity, crate::Severity::Info);
+    }
+}

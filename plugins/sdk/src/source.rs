@@ -23,7 +23,7 @@ wit_bindgen::generate!({
     default_bindings_module: "::sluice_plugin_sdk::source",
 });
 
-pub use crate::{cosign, git, http, oci, secrets};
+pub use crate::bindings::sluice::plugin::{capability_types, cosign, git, http, oci, secrets};
 
 use crate::Metadata;
 
