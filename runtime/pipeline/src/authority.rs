@@ -65,10 +65,14 @@ pub(crate) fn over_ask(asked: &Capabilities, allowed: &Capabilities) -> Option<S
     }
     let wanted = allowed.union(asked);
     let flag: Vec<&str> = wanted.0.iter().map(|c| c.as_str()).collect();
+    let granted = match allowed.0.len() {
+        0 => "no capabilities are allowed".to_owned(),
+        1 => format!("only {allowed} is allowed"),
+        _ => format!("only {allowed} are allowed"),
+    };
     Some(format!(
-        "the plugin asks for the capabilities {asked}, but only {allowed} {are} allowed ({beyond} not); it was not loaded. If you trust it with them, run with --allow-capabilities {} (sluice check, build, apply, diff and sluice controller take it); otherwise use a plugin that needs less",
+        "the plugin asks for the capabilities {asked}, but {granted} (not allowed: {beyond}); it was not loaded. If you trust it with them, run with --allow-capabilities {} (sluice check, build, apply, diff and sluice controller take it); otherwise use a plugin that needs less",
         flag.join(","),
-        are = if allowed.0.len() == 1 { "is" } else { "are" },
     ))
 }
 

@@ -1,0 +1,412 @@
+//! Plugins and policies from bundles in a real registry (Debian's
+//! docker-registry on loopback), as `sluice check` admits them: a pinned,
+//! signed bundle runs; a digest the registry does not have, a signature by
+//! another key and a missing signature are refused at the Plugin's file and
+//! line; a tag is refused until `sluice plugin update` pins it in
+//! `sluice.lock` (or the Plugin opts out with `allowUnpinned`); a Plugin
+//! asking for a capability the admin did not allow is refused before it
+//! runs; a PolicySet adds a bundle's policies, run by the bundle's plugin.
+
+use serde_json::Value;
+use sluice_tests::servers::registry::Registry;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const PASSWORD: &str = "correct horse";
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        // Compiled plugins are shared by the tests of this file.
+        .args([
+            "--cache-dir",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/bundle-refs-cache"),
+        ])
+        .env_remove("SLUICE_LOG")
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .env("DOCKER_CONFIG", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .expect("run sluice")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs sluice, expecting `code`; returns stdout and stderr together.
+#[track_caller]
+fn exits(code: i32, args: &[&str]) -> String {
+    let out = sluice(args);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(code), "sluice {args:?}:\n{all}");
+    all
+}
+
+/// The built-ins bundle, built once per test binary: its layout's
+/// directory and the JSON listing `bundle build` printed.
+fn builtins() -> &'static (tempfile::TempDir, Value) {
+    static BUILT: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("builtins");
+        let built = sluice(&[
+            "bundle",
+            "build",
+            "--builtins",
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        assert!(built.status.success(), "{}", text(&built.stderr));
+        (dir, serde_json::from_slice(&built.stdout).unwrap())
+    })
+}
+
+/// The `guardrails` component, copied out of the built-ins bundle.
+fn guardrails_wasm() -> Vec<u8> {
+    let (dir, listing) = builtins();
+    let entry = listing["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "guardrails")
+        .unwrap();
+    let hex = entry["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    std::fs::read(dir.path().join("builtins/blobs/sha256").join(hex)).unwrap()
+}
+
+/// Builds a bundle (`version`) with `guardrails` and a policy list
+/// `baseline` that denies `:latest` images, pushes it to `url` (a tag) and
+/// returns the pinned reference the push printed.
+fn push_bundle(root: &Path, version: &str, url: &str) -> String {
+    let src = root.join(format!("bundle-{version}"));
+    std::fs::create_dir_all(src.join("plugins")).unwrap();
+    std::fs::write(src.join("plugins/guardrails.wasm"), guardrails_wasm()).unwrap();
+    std::fs::write(
+        src.join("bundle.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: platform, version: '{version}'}}\nplugins:\n  - path: plugins/guardrails.wasm\n    capabilities: []\npolicies:\n  - path: baseline.yaml\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("baseline.yaml"),
+        "- name: no-latest\n  plugin: guardrails\n  config: {disallowLatestTag: true}\n",
+    )
+    .unwrap();
+    let layout = root.join(format!("layout-{version}"));
+    exits(
+        0,
+        &[
+            "bundle",
+            "build",
+            src.to_str().unwrap(),
+            "-o",
+            layout.to_str().unwrap(),
+        ],
+    );
+    let pushed = sluice(&[
+        "bundle",
+        "push",
+        layout.to_str().unwrap(),
+        url,
+        "--insecure",
+    ]);
+    assert!(pushed.status.success(), "{}", text(&pushed.stderr));
+    text(&pushed.stdout).trim().to_string()
+}
+
+/// Objects in `dir`: a Source of one Deployment using `nginx:latest`, a
+/// Release whose one policy is the Plugin `limits`, and `plugin` (the
+/// Plugin document, or a PolicySet the Release refers to). Returns the
+/// objects file and the line the last document starts on.
+fn objects(dir: &Path, release_policies: &str, last: &str) -> (PathBuf, usize) {
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    std::fs::write(
+        dir.join("app/web.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: default}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: 'nginx:latest'}]\n",
+    )
+    .unwrap();
+    let head = format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Source\nmetadata: {{name: app}}\nspec: {{url: file://app}}\n---\napiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata: {{name: web}}\nspec:\n  sourceRef: {{name: app}}\n  renderer: {{plugin: plain}}\n{release_policies}---\n"
+    );
+    let line = head.lines().count() + 1;
+    let file = dir.join("sluice.yaml");
+    std::fs::write(&file, format!("{head}{last}")).unwrap();
+    (file, line)
+}
+
+const USES_LIMITS: &str = "  policies: [{plugin: limits, config: {disallowLatestTag: true}}]\n";
+
+/// The Plugin `limits`: `guardrails` from the bundle at `url`.
+fn bundle_plugin(url: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: limits}}\nspec:\n  kind: policy\n  bundle:\n    url: {url}\n    plugin: guardrails\n    insecure: true\n{extra}"
+    )
+}
+
+/// `verify` with an inline PEM key (a JSON string is a YAML scalar).
+fn verify_with(key: &Path) -> String {
+    let pem = std::fs::read_to_string(key).unwrap();
+    format!(
+        "    verify: {{publicKey: {}}}\n",
+        serde_json::to_string(&pem).unwrap()
+    )
+}
+
+/// The release ran its policy: `guardrails` denied the `:latest` image.
+#[track_caller]
+fn denied_latest(out: &str) {
+    assert!(out.contains("deny") && out.contains("latest"), "{out}");
+}
+
+#[test]
+fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let tag = format!("oci://{}:1.0", registry.repository("platform"));
+    let pinned = push_bundle(root.path(), "1.0", &tag);
+    let (repo, digest) = pinned.rsplit_once('@').unwrap();
+    let keys = root.path().join("keys");
+    for who in ["mine", "other"] {
+        let dir = keys.join(who);
+        exits(
+            0,
+            &["bundle", "keygen", "--output-dir", dir.to_str().unwrap()],
+        );
+    }
+    let mine = keys.join("mine/cosign.pub");
+    let other = keys.join("other/cosign.pub");
+    let dir = root.path().join("objects");
+    let at = |line: usize| {
+        format!(
+            "{}:{line}: Plugin 'limits'",
+            dir.join("sluice.yaml").display()
+        )
+    };
+
+    // Signed and pinned: admitted, and its verdict is the release's.
+    exits(
+        0,
+        &[
+            "bundle",
+            "sign",
+            &pinned,
+            "--key",
+            keys.join("mine/cosign.key").to_str().unwrap(),
+            "--insecure",
+        ],
+    );
+    let (file, line) = objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(&pinned, &verify_with(&mine)),
+    );
+    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+
+    // Signed by someone else: refused at the Plugin, naming the verify field.
+    objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(&pinned, &verify_with(&other)),
+    );
+    let out = exits(2, &["check", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("{}: spec.bundle.verify: bundle", at(line)))
+            && out.contains("has no valid signature by the given key"),
+        "{out}"
+    );
+
+    // A digest the registry does not hold: refused, naming it.
+    let absent = format!("{repo}@sha256:{}", "0".repeat(64));
+    objects(&dir, USES_LIMITS, &bundle_plugin(&absent, ""));
+    let out = exits(2, &["check", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("{}: spec.bundle.url: bundle {absent}", at(line))),
+        "{out}"
+    );
+
+    // The component's own digest (spec.digest) must match too.
+    objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(&pinned, &format!("  digest: sha256:{}\n", "1".repeat(64))),
+    );
+    let out = exits(2, &["check", file.to_str().unwrap()]);
+    assert!(out.contains(&"1".repeat(64)), "{out}");
+
+    // Another, unsigned bundle under a pinned digest: refused when a key is
+    // required, admitted without one.
+    let unsigned = push_bundle(
+        root.path(),
+        "1.1",
+        &format!("oci://{}:1.1", registry.repository("platform")),
+    );
+    assert_ne!(unsigned, pinned);
+    objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(&unsigned, &verify_with(&mine)),
+    );
+    let out = exits(2, &["check", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("{}: spec.bundle.verify: bundle", at(line)))
+            && out.contains("is not signed"),
+        "{out}"
+    );
+    objects(&dir, USES_LIMITS, &bundle_plugin(&unsigned, ""));
+    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+    assert!(!digest.is_empty());
+}
+
+#[test]
+fn tags_run_once_pinned_in_sluice_lock_or_allowed_unpinned() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let tag = format!("oci://{}:1.0", registry.repository("platform"));
+    let pinned = push_bundle(root.path(), "1.0", &tag);
+    let digest = pinned.rsplit_once('@').unwrap().1;
+    let dir = root.path().join("objects");
+    let (file, line) = objects(&dir, USES_LIMITS, &bundle_plugin(&tag, ""));
+    let dir_arg = dir.to_str().unwrap();
+
+    // A tag with no pin: refused, saying the three ways out.
+    let out = exits(2, &["check", dir_arg]);
+    assert!(
+        out.contains(&format!(
+            "{}:{line}: Plugin 'limits': spec.bundle.url: {tag} is not pinned: run `sluice plugin update` to pin it in {}, or pin oci://{}@sha256:…, or set spec.bundle.allowUnpinned: true",
+            file.display(),
+            dir.join("sluice.lock").display(),
+            registry.repository("platform"),
+        )),
+        "{out}"
+    );
+
+    // `sluice plugin update` pins it; then the release runs.
+    let out = exits(0, &["plugin", "update", dir_arg]);
+    assert!(out.contains(&format!("pinned  {tag} → {digest}")), "{out}");
+    let lock = std::fs::read_to_string(dir.join("sluice.lock")).unwrap();
+    assert!(
+        lock.contains("version: 1") && lock.contains(&tag) && lock.contains(digest),
+        "{lock}"
+    );
+    denied_latest(&exits(1, &["check", dir_arg]));
+
+    // The tag moves: the lock still holds the reviewed digest, so the run
+    // does not change until the lock is updated, which reports the change.
+    let moved = push_bundle(root.path(), "1.1", &tag);
+    let moved_digest = moved.rsplit_once('@').unwrap().1;
+    assert_ne!(moved_digest, digest);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("sluice.lock")).unwrap(),
+        lock
+    );
+    let out = exits(0, &["plugin", "update", dir_arg]);
+    assert!(
+        out.contains(&format!("updated {tag} → {moved_digest} (was {digest})")),
+        "{out}"
+    );
+    let out = exits(0, &["plugin", "update", dir_arg]);
+    assert!(
+        out.contains(&format!("kept    {tag} → {moved_digest}")),
+        "{out}"
+    );
+
+    // The opt-out: no lock needed.
+    std::fs::remove_file(dir.join("sluice.lock")).unwrap();
+    objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(&tag, "    allowUnpinned: true\n"),
+    );
+    denied_latest(&exits(1, &["check", dir_arg]));
+}
+
+#[test]
+fn a_plugin_asking_for_more_than_allowed_is_refused_before_it_runs() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("limits.wasm"), guardrails_wasm()).unwrap();
+    let plugin = |file: &str| {
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: limits}}\nspec:\n  kind: policy\n  file: {file}\n  capabilities: [http]\n"
+        )
+    };
+    let (file, line) = objects(&dir, USES_LIMITS, &plugin("limits.wasm"));
+    let file_arg = file.to_str().unwrap();
+
+    // Allowed: it runs, and denies the `:latest` image.
+    denied_latest(&exits(
+        1,
+        &["check", file_arg, "--allow-capabilities", "http,oci"],
+    ));
+
+    // Only oci allowed: the same plugin is refused, and the message says
+    // what it asked for, what is allowed and the flag to change.
+    let out = exits(2, &["check", file_arg, "--allow-capabilities", "oci"]);
+    assert!(
+        out.contains(&format!(
+            "{}:{line}: Plugin 'limits': spec.capabilities: the plugin asks for the capabilities http, but only oci is allowed (not allowed: http)",
+            file.display()
+        )) && out.contains("--allow-capabilities http,oci"),
+        "{out}"
+    );
+    assert!(!out.contains("deny"), "no verdict: it never ran\n{out}");
+
+    // Before it runs means before its component is even read: a missing
+    // file is not what stops it.
+    objects(&dir, USES_LIMITS, &plugin("missing.wasm"));
+    let out = exits(2, &["check", file_arg]);
+    assert!(
+        out.contains(
+            "spec.capabilities: the plugin asks for the capabilities http, but no capabilities are allowed (not allowed: http)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("missing.wasm"), "{out}");
+}
+
+#[test]
+fn a_policy_set_adds_a_bundles_policies_run_by_its_own_plugin() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let pinned = push_bundle(
+        root.path(),
+        "1.0",
+        &format!("oci://{}:1.0", registry.repository("platform")),
+    );
+    let dir = root.path().join("objects");
+    let set = |policies: &str| {
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: PolicySet\nmetadata: {{name: platform}}\nspec:\n  bundle:\n    url: {pinned}\n    insecure: true\n    policies: {policies}\n"
+        )
+    };
+    let (file, line) = objects(
+        &dir,
+        "  policySetRefs: [{name: platform}]\n",
+        &set("[baseline]"),
+    );
+    let out = exits(1, &["check", file.to_str().unwrap()]);
+    denied_latest(&out);
+    assert!(out.contains("no-latest"), "the bundle's policy name: {out}");
+
+    let (_, _) = objects(
+        &dir,
+        "  policySetRefs: [{name: platform}]\n",
+        &set("[strict]"),
+    );
+    let out = exits(2, &["check", file.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!(
+            "{}:{line}: PolicySet 'platform': spec.bundle.policies: bundle {pinned} has no policies named 'strict'; it has: baseline",
+            file.display()
+        )),
+        "{out}"
+    );
+}
