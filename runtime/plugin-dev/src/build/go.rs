@@ -44,8 +44,8 @@ pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
     }
     let go = find_go()?;
     // `go` runs inside the project, so every path handed to it is absolute.
-    let dir = &std::path::absolute(dir)
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let dir =
+        &std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
     let build = dir.join("build");
     std::fs::create_dir_all(&build)
         .with_context(|| format!("cannot create {}", build.display()))?;
