@@ -2,8 +2,9 @@
 //! and manifests across the boundary. A bench binary rather than criterion
 //! because the issue asks for p50/p99 of single calls.
 //!
-//! Run: `cargo bench -p sluice-tests --bench plugin-host [-- PYTHON_WASM]`
-//! (the Python example is measured when its component path is given).
+//! Run: `cargo bench -p sluice-tests --bench plugin-host`; the Python
+//! example is built with sluice-plugin-dev first and measured when
+//! componentize-py is installed.
 
 use serde_json::json;
 use sluice_plugin_host::{HostConfig, Limits, Plugin, PluginHost, RenderRequest};
@@ -23,6 +24,22 @@ fn host(cache: &Path) -> PluginHost {
         ..HostConfig::default()
     })
     .expect("host")
+}
+
+/// The Python example built into `dir`, or `None` (saying why) when it
+/// cannot be built here.
+fn python_example(dir: &Path) -> Option<std::path::PathBuf> {
+    let example = sluice_tests::repo_root().join("examples/plugins/require-resources-py");
+    let out = dir.join("require-resources.wasm");
+    let built = sluice_plugin_dev::Project::load(&example)
+        .and_then(|project| sluice_plugin_dev::build(&project, &example, &out));
+    match built {
+        Ok(()) => Some(out),
+        Err(e) => {
+            eprintln!("the Python example is not measured: {e:#}");
+            None
+        }
+    }
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> (Duration, Duration) {
@@ -98,8 +115,8 @@ async fn load_times(name: &str, wasm: &[u8], runs: usize) -> (Duration, Duration
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let python_wasm = std::env::args().skip(1).find(|a| a.ends_with(".wasm"));
     let cache = tempfile::tempdir().unwrap();
+    let python_wasm = python_example(cache.path());
     let h = host(cache.path());
     let testbed = h
         .load("testbed", &testbed_wasm(), None, None)
@@ -118,7 +135,7 @@ async fn main() {
         .unwrap();
     let python = match &python_wasm {
         Some(py) => Some(
-            h.load_file("require-resources", Path::new(py), None, None)
+            h.load_file("require-resources", py, None, None)
                 .await
                 .unwrap(),
         ),

@@ -1,13 +1,12 @@
 //! The Python example plugin (examples/plugins/require-resources-py), built
-//! with componentize-py against the same WIT, runs in the same host and
-//! pipeline as the built-ins.
+//! with sluice-plugin-dev (componentize-py) against the same WIT, runs in the
+//! same host and pipeline as the built-ins.
 
 use serde_json::json;
 use sluice_pipeline::{Mode, Pipeline};
 use sluice_tests::{deployment, host, repo_root, tree};
 use sluice_types::{Objects, Verdict};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 /// Builds the component once per test run (componentize-py takes seconds).
@@ -15,14 +14,11 @@ fn component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("require-resources.wasm");
-        let script = repo_root().join("examples/plugins/require-resources-py/build.sh");
-        let status = Command::new(&script).arg(&out).status().unwrap_or_else(|e| {
-            panic!("cannot run {}: {e}", script.display())
+        let dir = repo_root().join("examples/plugins/require-resources-py");
+        let project = sluice_plugin_dev::Project::load(&dir).unwrap();
+        sluice_plugin_dev::build(&project, &dir, &out).unwrap_or_else(|e| {
+            panic!("building the Python plugin failed (tests/setup.sh installs componentize-py): {e:#}")
         });
-        assert!(
-            status.success(),
-            "building the Python plugin failed; it needs componentize-py (tests/setup.sh installs it)"
-        );
         out
     })
 }

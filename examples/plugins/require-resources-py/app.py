@@ -2,7 +2,7 @@
 
 Every container of every workload must declare resource requests and limits
 (CPU and memory by default), and limits may not exceed configured ceilings.
-Built with componentize-py against wit/ (world `policy`); see build.sh.
+Built with `sluice plugin build` (componentize-py, world `policy`).
 """
 
 import json
