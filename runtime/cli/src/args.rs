@@ -425,6 +425,13 @@ pub enum PluginCommand {
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
     },
+    /// Start a plugin project in DIR/NAME: sluice-plugin.yaml, the WIT, the
+    /// language's SDK, sources and fixture cases that pass as written
+    New(crate::plugin_dev::New),
+    /// Build a plugin project into a component (DIR/dist/NAME.wasm)
+    Build(crate::plugin_dev::Build),
+    /// Run a plugin project's fixture cases (DIR/tests/*.yaml), building it first when needed
+    Test(crate::plugin_dev::Test),
     /// Pin every bundle tag (spec.bundle.url of Plugin and PolicySet objects
     /// in PATH) to the digest the registry serves now, in PATH/sluice.lock
     Update(crate::lock::Update),

@@ -53,6 +53,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Logs(args) => return crate::observe::logs(args).await,
         Command::Rollout(command) => return crate::rollout::run(command).await,
+        Command::Plugin(PluginCommand::New(args)) => return crate::plugin_dev::new(args),
+        Command::Plugin(PluginCommand::Build(args)) => return crate::plugin_dev::build(args),
         Command::Plugin(PluginCommand::Update(args)) => return crate::lock::update(args).await,
         _ => {}
     }
@@ -115,6 +117,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Controller(args) => crate::controller::run(host, store, &args).await,
         Command::Bundle(command) => crate::bundle::run(host, command).await,
+        Command::Plugin(PluginCommand::Test(args)) => crate::plugin_dev::test(&host, &args).await,
+        Command::Plugin(PluginCommand::New(_) | PluginCommand::Build(_)) => {
+            unreachable!("handled before the plugin host starts")
+        }
         Command::Plugin(PluginCommand::Update(_)) => unreachable!("needs no plugin host"),
         Command::Playground(_)
         | Command::Push(_)

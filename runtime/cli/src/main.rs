@@ -11,6 +11,7 @@ mod manage;
 mod observe;
 mod output;
 mod playground;
+mod plugin_dev;
 mod policy;
 mod render;
 mod rollout;
