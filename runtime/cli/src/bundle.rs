@@ -3,8 +3,8 @@
 //! signatures are cosign's, so `cosign verify --key cosign.pub` accepts a
 //! bundle signed here and the other way round.
 
-use crate::artifact::{Access, oci_url, registry};
 use crate::args::Format;
+use crate::artifact::{Access, oci_url, registry};
 use crate::output::table;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};

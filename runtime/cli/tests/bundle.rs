@@ -1,0 +1,532 @@
+//! `sluice bundle` against a real registry (Debian's docker-registry on
+//! loopback): a built bundle pushed and pulled back is bit-identical, the
+//! built-ins bundle lists every built-in, a bundle signed with a key made
+//! by `sluice bundle keygen` verifies with that key, and unsigned,
+//! tampered and foreign-signed bundles are refused with messages naming
+//! the reference, the digests and what to do.
+
+use serde_json::Value;
+use sluice_tests::servers::registry::Registry;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+const PASSWORD: &str = "correct horse";
+
+fn sluice(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        // Compiled plugins are shared by the tests of this file.
+        .args([
+            "--cache-dir",
+            concat!(env!("CARGO_TARGET_TMPDIR"), "/bundle-cache"),
+        ])
+        .env_remove("SLUICE_LOG")
+        .env("COSIGN_PASSWORD", PASSWORD)
+        .env("DOCKER_CONFIG", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .expect("run sluice")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[track_caller]
+fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stderr)
+}
+
+/// Every file below `dir` with its bytes, sorted.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push((
+                    p.strip_prefix(root).unwrap().into(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
+}
+
+/// The built-ins bundle, built once per test binary: its layout and the
+/// JSON listing `bundle build` printed.
+fn builtins() -> &'static (tempfile::TempDir, Value) {
+    static BUILT: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("builtins");
+        let listing = ok(sluice(&[
+            "bundle",
+            "build",
+            "--builtins",
+            "-o",
+            out.to_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        (dir, serde_json::from_str(&listing).unwrap())
+    })
+}
+
+#[test]
+fn builtins_bundle_lists_every_builtin_and_round_trips_bit_identical() {
+    let (dir, listing) = builtins();
+    let layout = dir.path().join("builtins");
+
+    // Every built-in, with its kind, version and the digest of its blob.
+    let listed = ok(sluice(&["plugin", "list", "-o", "json"]));
+    let expected: Vec<Value> = serde_json::from_str(&listed).unwrap();
+    let plugins = listing["plugins"].as_array().unwrap();
+    assert_eq!(plugins.len(), expected.len(), "{listing:#}");
+    for e in &expected {
+        let name = e["name"].as_str().unwrap();
+        let p = plugins
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("built-in {name} is missing from the bundle"));
+        assert_eq!(p["kind"], e["metadata"]["kind"], "{name}");
+        assert_eq!(p["version"], e["metadata"]["version"], "{name}");
+        assert_eq!(p["digest"], e["digest"], "{name}");
+        let digest = p["digest"].as_str().unwrap();
+        assert_eq!(
+            blob(&layout, digest).len() as u64,
+            p["size"].as_u64().unwrap(),
+            "{name}"
+        );
+        let schema = p["configSchema"].as_str().unwrap();
+        serde_json::from_slice::<Value>(&blob(&layout, schema)).unwrap();
+    }
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(listing["digest"], digest.as_str());
+    assert_eq!(
+        std::fs::read_to_string(layout.join("oci-layout")).unwrap(),
+        r#"{"imageLayoutVersion":"1.0.0"}"#
+    );
+
+    // Reproducible: a second build is the same bytes.
+    let again = dir.path().join("again");
+    ok(sluice(&[
+        "bundle",
+        "build",
+        "--builtins",
+        "-o",
+        again.to_str().unwrap(),
+    ]));
+    assert!(files(&layout) == files(&again), "two builds differ");
+
+    // Push, pull by the printed digest: bit-identical.
+    let registry = Registry::start();
+    let url = format!("oci://{}:v1", registry.repository("sluice/builtins"));
+    let started = Instant::now();
+    let pushed = ok(sluice(&[
+        "bundle",
+        "push",
+        layout.to_str().unwrap(),
+        &url,
+        "--insecure",
+    ]));
+    let push_time = started.elapsed();
+    let pushed = pushed.trim();
+    assert_eq!(
+        pushed,
+        format!("oci://{}@{digest}", registry.repository("sluice/builtins"))
+    );
+    let pulled = dir.path().join("pulled");
+    let started = Instant::now();
+    let listing = ok(sluice(&[
+        "bundle",
+        "pull",
+        pushed,
+        "-o",
+        pulled.to_str().unwrap(),
+        "--insecure",
+    ]));
+    let pull_time = started.elapsed();
+    assert!(files(&layout) == files(&pulled), "pulled layout differs");
+    assert!(listing.contains("kustomize"), "{listing}");
+    let size: usize = files(&layout).iter().map(|(_, b)| b.len()).sum();
+    eprintln!(
+        "built-ins bundle: {} plugins, {size} bytes; push {push_time:.2?}, pull {pull_time:.2?} (whole sluice process each)",
+        plugins.len()
+    );
+}
+
+/// A bundle directory with one plugin (a built-in's component copied out
+/// of the built-ins bundle) and one policy file.
+fn bundle_dir(root: &Path, version: &str, capabilities: &str) -> PathBuf {
+    let (dir, listing) = builtins();
+    let entry = listing["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "verify-images")
+        .unwrap();
+    let wasm = blob(
+        &dir.path().join("builtins"),
+        entry["digest"].as_str().unwrap(),
+    );
+    let src = root.join(format!("src-{version}"));
+    std::fs::create_dir_all(src.join("plugins")).unwrap();
+    std::fs::create_dir_all(src.join("policies")).unwrap();
+    std::fs::write(src.join("plugins/verify-images.wasm"), wasm).unwrap();
+    std::fs::write(
+        src.join("bundle.yaml"),
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: platform, version: {version}}}\nplugins:\n  - path: plugins/verify-images.wasm\n    capabilities: {capabilities}\npolicies:\n  - path: policies/baseline.yaml\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("policies/baseline.yaml"),
+        "- name: signed-images\n  plugin: verify-images\n  config: {}\n- name: no-latest\n  plugin: guardrails\n  failureAction: Enforce\n  config: {disallowLatestTag: true}\n",
+    )
+    .unwrap();
+    src
+}
+
+#[test]
+fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let repo = registry.repository("platform/bundle");
+    let tag = format!("oci://{repo}:1.0.0");
+
+    // Keys as cosign writes them.
+    let mine = root.path().join("mine");
+    let other = root.path().join("other");
+    for dir in [&mine, &other] {
+        ok(sluice(&[
+            "bundle",
+            "keygen",
+            "--output-dir",
+            dir.to_str().unwrap(),
+        ]));
+    }
+    let key = std::fs::read_to_string(mine.join("cosign.key")).unwrap();
+    assert!(
+        key.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"),
+        "{key}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(mine.join("cosign.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let mine_pub = mine.join("cosign.pub");
+    let other_pub = other.join("cosign.pub");
+
+    // Build: an undeclared import is a warning; then declared, none.
+    let out_dir = root.path().join("layout");
+    let warned = sluice(&[
+        "bundle",
+        "build",
+        bundle_dir(root.path(), "1.0.0", "[]").to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stderr = text(&warned.stderr);
+    ok(warned);
+    assert!(
+        stderr.contains("warning: plugin 'verify-images' imports cosign"),
+        "{stderr}"
+    );
+    let built = sluice(&[
+        "bundle",
+        "build",
+        bundle_dir(root.path(), "1.0.0", "[cosign]")
+            .to_str()
+            .unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        !text(&built.stderr).contains("warning"),
+        "{}",
+        text(&built.stderr)
+    );
+    let listing = ok(built);
+    assert!(
+        listing.contains("verify-images") && listing.contains("baseline"),
+        "{listing}"
+    );
+
+    let pushed = ok(sluice(&[
+        "bundle",
+        "push",
+        out_dir.to_str().unwrap(),
+        &tag,
+        "--insecure",
+    ]));
+    let pinned = pushed.trim().to_string();
+    let digest = pinned.rsplit_once('@').unwrap().1.to_string();
+
+    // Unsigned: refused, saying how to sign.
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        &pinned,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(
+        e.contains(&format!("bundle {pinned} ({digest}) is not signed")),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("sluice bundle sign {pinned} --key")),
+        "{e}"
+    );
+
+    // A wrong password is named as such.
+    let wrong = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["bundle", "sign", &pinned, "--key"])
+        .arg(mine.join("cosign.key"))
+        .arg("--insecure")
+        .env("COSIGN_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    let e = fails(wrong);
+    assert!(e.contains("COSIGN_PASSWORD"), "{e}");
+
+    // Signed: verifies with its key, not with another.
+    let sig = ok(sluice(&[
+        "bundle",
+        "sign",
+        &pinned,
+        "--key",
+        mine.join("cosign.key").to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert_eq!(
+        sig.trim(),
+        format!("{repo}:{}.sig", digest.replace(':', "-"))
+    );
+    let verified = sluice(&[
+        "bundle",
+        "verify",
+        &pinned,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]);
+    assert!(
+        text(&verified.stderr).contains("is signed by"),
+        "{}",
+        text(&verified.stderr)
+    );
+    ok(verified);
+    ok(sluice(&[
+        "bundle",
+        "verify",
+        &tag,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        &pinned,
+        "--key",
+        other_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(e.contains("has no valid signature by the given key"), "{e}");
+
+    // Another bundle pushed under the same tag: the tag now names an
+    // unsigned digest; the pinned digest still verifies.
+    let swapped = root.path().join("swapped");
+    ok(sluice(&[
+        "bundle",
+        "build",
+        bundle_dir(root.path(), "1.0.1", "[cosign]")
+            .to_str()
+            .unwrap(),
+        "-o",
+        swapped.to_str().unwrap(),
+    ]));
+    ok(sluice(&[
+        "bundle",
+        "push",
+        swapped.to_str().unwrap(),
+        &tag,
+        "--insecure",
+    ]));
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        &tag,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(
+        e.contains(&format!("bundle {tag} (sha256:")) && e.contains("is not signed"),
+        "{e}"
+    );
+    ok(sluice(&[
+        "bundle",
+        "verify",
+        &pinned,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+
+    // A component overwritten in the registry's storage: refused, naming
+    // the blob and both digests, signature or not.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("index.json")).unwrap()).unwrap();
+    let manifest: Value = serde_json::from_slice(&blob(
+        &out_dir,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
+    let wasm = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["mediaType"] == "application/vnd.sluice.plugin.v1+wasm")
+        .unwrap();
+    let wasm_digest = wasm["digest"].as_str().unwrap();
+    let stored = registry.blob_path(wasm_digest);
+    let mut bytes = std::fs::read(&stored).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    std::fs::write(&stored, &bytes).unwrap();
+    for args in [
+        vec![
+            "bundle",
+            "verify",
+            &pinned,
+            "--key",
+            mine_pub.to_str().unwrap(),
+            "--insecure",
+        ],
+        vec![
+            "bundle",
+            "pull",
+            &pinned,
+            "-o",
+            "/nonexistent/never",
+            "--insecure",
+        ],
+    ] {
+        let e = fails(sluice(&args));
+        assert!(
+            e.contains(&format!("bundle {pinned} was tampered with")),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("blob {wasm_digest} (verify-images.wasm)")),
+            "{e}"
+        );
+        assert!(
+            e.contains(&format!("but {wasm_digest} was expected")),
+            "{e}"
+        );
+        assert!(e.contains("Push the bundle again"), "{e}");
+    }
+}
+
+#[test]
+fn bundle_yaml_mistakes_name_file_and_line() {
+    let root = tempfile::tempdir().unwrap();
+    let src = root.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("bundle.yaml"),
+        "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {name: p, version: 1.0.0}\nplugins:\n  - path: missing.wasm\n",
+    )
+    .unwrap();
+    let out = root.path().join("out");
+    let e = fails(sluice(&[
+        "bundle",
+        "build",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains(&format!(
+            "{}:5: plugins[0].path: {} does not exist",
+            src.join("bundle.yaml").display(),
+            src.join("missing.wasm").display()
+        )),
+        "{e}"
+    );
+    assert!(!out.exists());
+
+    std::fs::write(
+        src.join("bundle.yaml"),
+        "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {name: p, version: 1.0.0}\npolicies:\n  - path: p.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("p.yaml"),
+        "- plugin: guardrails\n- plugin: nowhere\n",
+    )
+    .unwrap();
+    let e = fails(sluice(&[
+        "bundle",
+        "build",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains(&format!(
+            "{}:2: policy 'nowhere': plugin 'nowhere' is neither in this bundle",
+            src.join("p.yaml").display()
+        )),
+        "{e}"
+    );
+}
