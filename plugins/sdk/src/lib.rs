@@ -4,7 +4,9 @@
 //! (`policy`, `renderer`, `source` or `rollout`), implements that world's
 //! trait and exports it:
 //!
-//! ```ignore
+//! ```
+//! # #[cfg(feature = "policy")]
+//! # mod example {
 //! use sluice_plugin_sdk::policy::{EvaluateRequest, Evaluation, Policy};
 //! use sluice_plugin_sdk::{Failure, Metadata};
 //!
@@ -23,6 +25,7 @@
 //! }
 //!
 //! sluice_plugin_sdk::export_policy!(MyPolicy);
+//! # }
 //! ```
 //!
 //! The records every world shares (diagnostics, manifests, resource
