@@ -75,8 +75,10 @@ pub type Failure = Vec<Diagnostic>;
 pub use wit_bindgen as __wit_bindgen;
 
 /// Bindings for the records and capabilities every world shares, generated
-/// from the `host` world (it imports everything and exports nothing, so it
-/// adds no export a plugin would have to provide).
+/// from the `host` world: it imports everything and exports nothing, so it
+/// adds no export a plugin would have to provide, and the component linker
+/// keeps only the imports a plugin actually calls (a policy that only logs
+/// imports `log` and `types`, whatever `host` lists).
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
