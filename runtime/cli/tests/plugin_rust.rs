@@ -174,6 +174,32 @@ fn a_missing_wasm_target_names_the_rustup_command() {
     );
 }
 
+/// The SDK's unit tests with every world enabled (the guest workspace's own
+/// test run builds it without features, which leaves the world modules out).
+#[test]
+fn the_rust_sdk_passes_its_native_tests_with_every_world() {
+    let target = plugin_target().with_file_name("native-guests");
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "test",
+            "--quiet",
+            "-p",
+            "sluice-plugin-sdk",
+            "--features",
+            "policy,renderer,source,rollout",
+        ])
+        .current_dir(repo().join("plugins"))
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn the_rust_example_passes_the_shared_cases_and_runs_in_check() {
     let tmp = tempfile::tempdir().unwrap();
