@@ -6,12 +6,12 @@ use serde::de::DeserializeOwned;
 
 use crate::{Diagnostic, Failure};
 
-/// Parses the request's `config` JSON into `T`. An empty string counts as
-/// `{}` (no config given). On error, one `invalid-config` diagnostic naming
+/// Parses the request's `config` JSON into `T`. An empty string and `null`
+/// count as `{}` (no config given). On error, one `invalid-config` diagnostic naming
 /// the line and column and what serde expected, so the author of the
 /// Release or PolicySet can fix it.
 pub fn parse_config<T: DeserializeOwned>(config: &str) -> Result<T, Failure> {
-    let text = if config.trim().is_empty() {
+    let text = if matches!(config.trim(), "" | "null") {
         "{}"
     } else {
         config
@@ -46,8 +46,10 @@ mod tests {
 
     #[test]
     fn empty_config_is_an_empty_object() {
-        let c: Config = parse_config("").unwrap();
-        assert_eq!(c, Config { max_items: 0 });
+        for none in ["", " null "] {
+            let c: Config = parse_config(none).unwrap();
+            assert_eq!(c, Config { max_items: 0 });
+        }
     }
 
     #[test]
