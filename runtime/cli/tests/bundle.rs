@@ -530,3 +530,64 @@ fn bundle_yaml_mistakes_name_file_and_line() {
         "{e}"
     );
 }
+
+/// A signature written by another implementation of cosign's format
+/// (tests/support/cosign.rs) verifies, and one by an unrelated key of that
+/// writer does not.
+#[test]
+fn a_signature_by_an_independent_cosign_writer_verifies() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let layout = root.path().join("layout");
+    ok(sluice(&[
+        "bundle",
+        "build",
+        bundle_dir(root.path(), "2.0.0", "[cosign]")
+            .to_str()
+            .unwrap(),
+        "-o",
+        layout.to_str().unwrap(),
+    ]));
+    let url = format!("oci://{}:2.0.0", registry.repository("team/bundle"));
+    let pinned = ok(sluice(&[
+        "bundle",
+        "push",
+        layout.to_str().unwrap(),
+        &url,
+        "--insecure",
+    ]));
+    let pinned = pinned.trim();
+    let digest = pinned.rsplit_once('@').unwrap().1;
+
+    let signer = sluice_tests::cosign::KeyPair::generate();
+    let stranger = sluice_tests::cosign::KeyPair::generate();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(sluice_tests::cosign::sign_image(
+            &registry.host,
+            "team/bundle",
+            digest,
+            &signer,
+        ));
+    let signer_pub = root.path().join("signer.pub");
+    let stranger_pub = root.path().join("stranger.pub");
+    std::fs::write(&signer_pub, signer.public_key_pem()).unwrap();
+    std::fs::write(&stranger_pub, stranger.public_key_pem()).unwrap();
+    ok(sluice(&[
+        "bundle",
+        "verify",
+        pinned,
+        "--key",
+        signer_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        pinned,
+        "--key",
+        stranger_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(e.contains("has no valid signature by the given key"), "{e}");
+}

@@ -95,6 +95,10 @@ pub enum Error {
     /// Signatures exist but none is valid and by an authority.
     #[error("image {image} has no valid signature by an accepted authority: {}", reasons.join("; "))]
     Rejected { image: String, reasons: Vec<String> },
+    /// A signing key that cannot be used (not a cosign key, a wrong
+    /// password, not P-256); the message names the file.
+    #[error("{0}")]
+    Key(String),
     /// The registry could not answer (unreachable, missing image, refused
     /// credentials); the source names the URL.
     #[error("cannot verify {image}: {source}")]

@@ -38,10 +38,8 @@ pub struct KeyFiles {
 /// A fresh ECDSA P-256 key pair, the private key encrypted with
 /// `password` (may be empty, as with `COSIGN_PASSWORD=`).
 pub fn generate_key_pair(password: &[u8]) -> Result<KeyFiles, Error> {
-    let invalid = |e: sigstore::errors::SigstoreError| Error::Invalid {
-        image: String::new(),
-        reason: format!("cannot generate a key pair: {e}"),
-    };
+    let invalid =
+        |e: sigstore::errors::SigstoreError| Error::Key(format!("cannot generate a key pair: {e}"));
     let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
         .create_signer()
         .map_err(invalid)?;
@@ -73,10 +71,7 @@ impl SigningKey {
     /// Decrypts a `cosign.key` with `password`. `source` names the file in
     /// errors.
     pub fn from_encrypted_pem(pem: &[u8], password: &[u8], source: &str) -> Result<Self, Error> {
-        let invalid = |reason: String| Error::Invalid {
-            image: String::new(),
-            reason: format!("{source}: {reason}"),
-        };
+        let invalid = |reason: String| Error::Key(format!("{source}: {reason}"));
         let text = String::from_utf8_lossy(pem);
         if !text.contains("ENCRYPTED SIGSTORE PRIVATE KEY")
             && !text.contains("ENCRYPTED COSIGN PRIVATE KEY")
@@ -265,5 +260,18 @@ mod tests {
         verifier
             .verify_signature(sigstore::crypto::Signature::Raw(&signature), &message)
             .unwrap();
+    }
+
+    /// A key `cosign generate-key-pair` wrote (with an empty password), from
+    /// sigstore-rs' test data: the real tool's format is read.
+    #[test]
+    fn reads_a_key_cosign_generated() {
+        let pem = include_bytes!("../tests/data/cosign-generated-empty-password.key");
+        let key = SigningKey::from_encrypted_pem(pem, b"", "cosign.key").unwrap();
+        assert!(key.public_pem().starts_with("-----BEGIN PUBLIC KEY-----"));
+        let e = SigningKey::from_encrypted_pem(pem, b"x", "cosign.key")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cosign.key: cannot decrypt the key"), "{e}");
     }
 }
