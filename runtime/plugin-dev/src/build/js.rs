@@ -36,6 +36,12 @@ const WASI_WIT: &[(&str, &str)] = &[
 ];
 
 pub fn build(project: &Project, dir: &Path, out: &Path) -> Result<()> {
+    // Absolute, since componentize-js runs in the module root, not here.
+    let dir = &dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let out =
+        &std::path::absolute(out).with_context(|| format!("cannot resolve {}", out.display()))?;
     let entry = entry(dir)?;
     let wit = tempfile::tempdir().context("cannot create a temporary directory")?;
     let world = write_wit(project.kind, dir, wit.path())?;
@@ -163,14 +169,11 @@ fn entry(dir: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The deepest directory containing `dir` and every module reachable from
+/// The deepest directory containing `dir` (canonical) and every module reachable from
 /// `entry` through relative `import … from './…'` specifiers. Specifiers that
 /// name no file are left to componentize-js, which reports them.
 fn module_root(dir: &Path, entry: &Path) -> Result<PathBuf> {
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {}", dir.display()))?;
-    let mut root = dir.clone();
+    let mut root = dir.to_path_buf();
     let mut seen = std::collections::BTreeSet::new();
     let mut todo = vec![entry.canonicalize()?];
     while let Some(file) = todo.pop() {
@@ -301,15 +304,13 @@ mod tests {
         let sdk = top.path().join("sdk");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::create_dir_all(&sdk).unwrap();
+        let project = project.canonicalize().unwrap();
         std::fs::write(sdk.join("index.js"), "export const x = 1;\n").unwrap();
         std::fs::write(project.join("lib.js"), "export const y = 2;\n").unwrap();
         let app = project.join("app.js");
 
         std::fs::write(&app, "import { y } from './lib.js';\n").unwrap();
-        assert_eq!(
-            module_root(&project, &app).unwrap(),
-            project.canonicalize().unwrap()
-        );
+        assert_eq!(module_root(&project, &app).unwrap(), project);
 
         std::fs::write(
             &app,
