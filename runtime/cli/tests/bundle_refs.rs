@@ -64,14 +64,14 @@ fn builtins() -> &'static (tempfile::TempDir, Value) {
     })
 }
 
-/// The `guardrails` component, copied out of the built-ins bundle.
-fn guardrails_wasm() -> Vec<u8> {
+/// The component of built-in `name`, copied out of the built-ins bundle.
+fn builtin_wasm(name: &str) -> Vec<u8> {
     let (dir, listing) = builtins();
     let entry = listing["plugins"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|p| p["name"] == "guardrails")
+        .find(|p| p["name"] == name)
         .unwrap();
     let hex = entry["digest"]
         .as_str()
@@ -80,17 +80,20 @@ fn guardrails_wasm() -> Vec<u8> {
     std::fs::read(dir.path().join("builtins/blobs/sha256").join(hex)).unwrap()
 }
 
-/// Builds a bundle (`version`) with `guardrails` and a policy list
+/// Builds a bundle (`version`) with `guardrails`, `verify-images`
+/// (declaring `cosign`) and a policy list
 /// `baseline` that denies `:latest` images, pushes it to `url` (a tag) and
 /// returns the pinned reference the push printed.
 fn push_bundle(root: &Path, version: &str, url: &str) -> String {
     let src = root.join(format!("bundle-{version}"));
     std::fs::create_dir_all(src.join("plugins")).unwrap();
-    std::fs::write(src.join("plugins/guardrails.wasm"), guardrails_wasm()).unwrap();
+    for name in ["guardrails", "verify-images"] {
+        std::fs::write(src.join(format!("plugins/{name}.wasm")), builtin_wasm(name)).unwrap();
+    }
     std::fs::write(
         src.join("bundle.yaml"),
         format!(
-            "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: platform, version: '{version}'}}\nplugins:\n  - path: plugins/guardrails.wasm\n    capabilities: []\npolicies:\n  - path: baseline.yaml\n"
+            "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {{name: platform, version: '{version}'}}\nplugins:\n  - path: plugins/guardrails.wasm\n    capabilities: []\n  - path: plugins/verify-images.wasm\n    capabilities: [cosign]\npolicies:\n  - path: baseline.yaml\n"
         ),
     )
     .unwrap();
@@ -332,7 +335,7 @@ fn a_plugin_asking_for_more_than_allowed_is_refused_before_it_runs() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("objects");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("limits.wasm"), guardrails_wasm()).unwrap();
+    std::fs::write(dir.join("limits.wasm"), builtin_wasm("guardrails")).unwrap();
     let plugin = |file: &str| {
         format!(
             "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: limits}}\nspec:\n  kind: policy\n  file: {file}\n  capabilities: [http]\n"
@@ -396,7 +399,30 @@ fn a_policy_set_adds_a_bundles_policies_run_by_its_own_plugin() {
     denied_latest(&out);
     assert!(out.contains("no-latest"), "the bundle's policy name: {out}");
 
-    let (_, _) = objects(
+    // The bundle's entry declares cosign: a Plugin taking it from there
+    // asks for cosign even when its own spec names nothing.
+    let sigcheck = format!(
+        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: limits}}\nspec:\n  kind: policy\n  bundle: {{url: {pinned}, plugin: verify-images, insecure: true}}\n"
+    );
+    objects(&dir, USES_LIMITS, &sigcheck);
+    let out = exits(
+        2,
+        &[
+            "check",
+            file.to_str().unwrap(),
+            "--allow-capabilities",
+            "http",
+        ],
+    );
+    assert!(
+        out.contains(&format!(
+            "{}:{line}: Plugin 'limits': spec.capabilities: the plugin asks for the capabilities cosign, but only http is allowed (not allowed: cosign)",
+            file.display()
+        )) && out.contains("(its bundle entry declares cosign)"),
+        "{out}"
+    );
+
+    objects(
         &dir,
         "  policySetRefs: [{name: platform}]\n",
         &set("[strict]"),
@@ -409,4 +435,49 @@ fn a_policy_set_adds_a_bundles_policies_run_by_its_own_plugin() {
         )),
         "{out}"
     );
+}
+
+#[test]
+fn calls_get_only_the_capabilities_the_plugin_declared() {
+    let root = tempfile::tempdir().unwrap();
+    let keys = root.path().join("keys");
+    exits(
+        0,
+        &["bundle", "keygen", "--output-dir", keys.to_str().unwrap()],
+    );
+    let pem = std::fs::read_to_string(keys.join("cosign.pub")).unwrap();
+    let dir = root.path().join("objects");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sigcheck.wasm"), builtin_wasm("verify-images")).unwrap();
+    let config = serde_json::json!({"rules": [{"images": ["*"], "authorities": [{"key": pem}]}]});
+    let uses = format!("  policies: [{{plugin: sigcheck, config: {config}}}]\n");
+    let plugin = |capabilities: &str| {
+        format!(
+            "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: sigcheck}}\nspec:\n  kind: policy\n  file: sigcheck.wasm\n  capabilities: {capabilities}\n"
+        )
+    };
+    // An image in a registry nobody listens on: a granted check fails to
+    // connect, an ungranted one never tries.
+    let image = "image: 'nginx:latest'";
+    let nowhere = "image: '127.0.0.1:1/apps/web:v1'";
+    let (file, _) = objects(&dir, &uses, &plugin("[]"));
+    let deployment = std::fs::read_to_string(dir.join("app/web.yaml")).unwrap();
+    std::fs::write(dir.join("app/web.yaml"), deployment.replace(image, nowhere)).unwrap();
+    let file_arg = file.to_str().unwrap();
+
+    // It imports cosign but declared nothing: loaded, and its calls denied.
+    let out = sluice(&["check", file_arg, "--allow-capabilities", "all"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        all.contains("capability 'cosign' is not granted to plugin 'sigcheck'"),
+        "{all}"
+    );
+
+    // Declared and allowed: the check is made (and cannot connect).
+    objects(&dir, &uses, &plugin("[cosign]"));
+    std::fs::write(dir.join("app/web.yaml"), deployment.replace(image, nowhere)).unwrap();
+    let out = sluice(&["check", file_arg, "--allow-capabilities", "cosign"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!all.contains("is not granted"), "{all}");
+    assert!(all.contains("127.0.0.1:1"), "{all}");
 }
