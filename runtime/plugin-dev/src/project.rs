@@ -4,8 +4,8 @@
 use crate::build::Lang;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
+pub use sluice_types::Capability;
 use sluice_types::PluginKind;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -23,40 +23,6 @@ const NOT_SOURCES: &[&str] = &[
     ".git",
     "__pycache__",
 ];
-
-/// What a plugin may import beyond `log` (always granted); a bundle or a
-/// `Plugin` object asks for these and an administrator allows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Capability {
-    Http,
-    Git,
-    Oci,
-    Cosign,
-    Secrets,
-    Kube,
-    Metrics,
-}
-
-impl Capability {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Capability::Http => "http",
-            Capability::Git => "git",
-            Capability::Oci => "oci",
-            Capability::Cosign => "cosign",
-            Capability::Secrets => "secrets",
-            Capability::Kube => "kube",
-            Capability::Metrics => "metrics",
-        }
-    }
-}
-
-impl fmt::Display for Capability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// A plugin project as `sluice-plugin.yaml` describes it, with the language
 /// detected from the sources when the file leaves it out.
