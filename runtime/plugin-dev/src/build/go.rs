@@ -115,9 +115,21 @@ fn go_cache() -> PathBuf {
 }
 
 /// The marker at the start of the SDK's `adapterArena`
-/// (plugins/sdk-go/arena_wasip1.go), and the array's length.
-const ARENA_MARKER: &[u8] = b"\x7fsluice-go-adapter-arena-v1\x7f\x5a\xa5\x3c\xc3";
-const ARENA_SIZE: u32 = 256 << 10;
+/// (plugins/sdk-go/arena_wasip1.go): this prefix, the array's size in KiB as
+/// four digits, and a closing 0x7f.
+const ARENA_MARKER: &[u8] = b"\x7fsluice-go-adapter-arena-kib:";
+const ARENA_MARKER_LEN: usize = ARENA_MARKER.len() + 5;
+
+/// The arena's size from the marker's digits, in bytes; none when they are not
+/// a plausible size (64 KiB to 16 MiB).
+fn arena_size(marker: &[u8]) -> Option<u32> {
+    let digits = marker.get(ARENA_MARKER.len()..ARENA_MARKER.len() + 4)?;
+    if marker.get(ARENA_MARKER.len() + 4) != Some(&0x7f) {
+        return None;
+    }
+    let kib: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    (64..=16384).contains(&kib).then_some(kib << 10)
+}
 
 /// Adds `cabi_realloc_adapter` to a Go core module: a bump allocator over the
 /// SDK's `adapterArena`, which wit-component hands to the WASI adapter in
@@ -157,7 +169,10 @@ pub(crate) fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
                     else {
                         bail!("the Go module's data segments are not at constant offsets");
                     };
-                    if arena.replace(value as u32 + at as u32).is_some() {
+                    let size = arena_size(&data.data[at..]).context(
+                        "the Sluice Go SDK's adapter arena marker is damaged; vendor the SDK again",
+                    )?;
+                    if arena.replace((value as u32 + at as u32, size)).is_some() {
                         bail!("the Go module holds the Sluice SDK's adapter arena twice");
                     }
                 }
@@ -165,13 +180,13 @@ pub(crate) fn add_adapter_realloc(core: &[u8]) -> Result<Vec<u8>> {
             _ => {}
         }
     }
-    let start = arena.context(
+    let (start, size) = arena.context(
         "the Go module does not contain the Sluice Go SDK; its main package must import \
          sluice.dev/plugin and register the plugin (sluice.RegisterPolicy or sluice.RegisterRenderer)",
     )?;
     let mut adder = AddRealloc {
-        arena_start: (start + ARENA_MARKER.len() as u32).next_multiple_of(16),
-        arena_end: start + ARENA_SIZE,
+        arena_start: (start + ARENA_MARKER_LEN as u32).next_multiple_of(16),
+        arena_end: start + size,
         func_index: func_imports + defined_funcs,
         type_index: 0,
         global_index: None,
@@ -349,6 +364,7 @@ mod tests {
         let mut data = DataSection::new();
         let mut bytes = b"go".to_vec();
         bytes.extend_from_slice(ARENA_MARKER);
+        bytes.extend_from_slice(b"0512\x7f");
         data.active(0, &ConstExpr::i32_const(1000), bytes);
         let mut module = Module::new();
         module
@@ -391,10 +407,23 @@ mod tests {
         assert_eq!(export, Some(2));
         assert_eq!(bodies, 2);
         // The bump pointer starts after the marker (at 1002), 16-aligned.
-        let start = (1002 + ARENA_MARKER.len() as i32 + 15) & !15;
+        let start = (1002 + ARENA_MARKER_LEN as i32 + 15) & !15;
         assert!(matches!(globals[1], Operator::I32Const { value } if value == start));
         let ty = format!("{:?}", last_type.unwrap());
         assert!(ty.matches("I32").count() == 5, "{ty}");
+    }
+
+    #[test]
+    fn the_marker_gives_the_arena_size() {
+        let marker = |tail: &[u8]| [ARENA_MARKER, tail].concat();
+        assert_eq!(arena_size(&marker(b"0512\x7f")), Some(512 << 10));
+        assert_eq!(arena_size(&marker(b"0512")), None);
+        assert_eq!(arena_size(&marker(b"05x2\x7f")), None);
+        assert_eq!(
+            arena_size(&marker(b"0001\x7f")),
+            None,
+            "too small for the adapter"
+        );
     }
 
     #[test]
