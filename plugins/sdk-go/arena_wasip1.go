@@ -10,10 +10,9 @@ import "unsafe"
 // Go function can run; it cannot use cabi_realloc (a Go function) then, nor
 // memory.grow (Go's allocator assumes it owns every page above its data).
 // So `sluice plugin build` finds this array by its marker in the data section
-// (which also gives its size)
-// and adds a small allocator over it, exported as cabi_realloc_adapter,
-// which wit-component hands to the adapter. Only the marker is non-zero, so
-// the rest costs no bytes in the module (the linker skips zero runs).
+// and adds a small allocator over it, exported as cabi_realloc_adapter, which
+// wit-component hands to the adapter. Only the marker is non-zero, so the
+// rest costs no bytes in the module (the linker skips zero runs).
 var adapterArena = [512 << 10]byte{
 	// The marker names the array's size in KiB (4 digits), so the build reads
 	// it from the module instead of assuming it.
