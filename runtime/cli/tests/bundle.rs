@@ -591,3 +591,123 @@ fn a_signature_by_an_independent_cosign_writer_verifies() {
     ]));
     assert!(e.contains("has no valid signature by the given key"), "{e}");
 }
+
+/// A plugin project directory in bundle.yaml is built with its toolchain
+/// (componentize-py here); a whole-world toolchain's imports beyond the
+/// declared capabilities are a warning, not an error.
+#[test]
+fn a_plugin_project_is_built_into_the_bundle() {
+    let root = tempfile::tempdir().unwrap();
+    let example = sluice_tests::repo_root().join("examples/plugins/require-resources-py");
+    let project = root.path().join("src/require-resources");
+    std::fs::create_dir_all(&project).unwrap();
+    for file in ["app.py", "sluice-plugin.yaml"] {
+        std::fs::copy(example.join(file), project.join(file)).unwrap();
+    }
+    let src = root.path().join("src");
+    std::fs::write(
+        src.join("bundle.yaml"),
+        "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {name: resources, version: 0.1.0}\nplugins:\n  - path: require-resources\npolicies:\n  - path: resources.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        src.join("resources.yaml"),
+        "- plugin: require-resources\n  config: {require: [limits]}\n",
+    )
+    .unwrap();
+    let out = sluice(&[
+        "bundle",
+        "build",
+        src.to_str().unwrap(),
+        "-o",
+        root.path().join("layout").to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let stderr = text(&out.stderr);
+    let listing: Value = serde_json::from_str(&ok(out)).unwrap();
+    assert!(
+        project.join("dist/require-resources.wasm").is_file(),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: plugin 'require-resources' imports")
+            && stderr.contains("but declares only []"),
+        "{stderr}"
+    );
+    let plugin = &listing["plugins"][0];
+    assert_eq!(plugin["name"], "require-resources");
+    assert_eq!(plugin["kind"], "policy");
+    assert_eq!(plugin["capabilities"], serde_json::json!([]));
+    assert_eq!(listing["policies"][0]["name"], "resources");
+}
+
+/// `sluice_bundle::fetch` with a cache: a pinned bundle is served from it
+/// once the registry is gone, and a cached blob that was changed is
+/// dropped and fetched again, not used.
+#[test]
+fn fetch_serves_a_pinned_bundle_from_its_cache() {
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::start();
+    let layout = root.path().join("layout");
+    ok(sluice(&[
+        "bundle",
+        "build",
+        bundle_dir(root.path(), "3.0.0", "[cosign]")
+            .to_str()
+            .unwrap(),
+        "-o",
+        layout.to_str().unwrap(),
+    ]));
+    let url = format!("oci://{}:3.0.0", registry.repository("cached/bundle"));
+    let pinned = ok(sluice(&[
+        "bundle",
+        "push",
+        layout.to_str().unwrap(),
+        &url,
+        "--insecure",
+    ]));
+    let pinned = pinned.trim().to_string();
+    let cache = root.path().join("cache");
+    let options = sluice_bundle::FetchOptions {
+        insecure: true,
+        cache_dir: Some(cache.clone()),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let first = rt
+        .block_on(sluice_bundle::fetch(&pinned, &options))
+        .unwrap();
+    let wasm = first.component("verify-images").unwrap().to_vec();
+    assert_eq!(first.policies()[0].policies.len(), 2);
+    drop(registry);
+
+    let again = rt
+        .block_on(sluice_bundle::fetch(&pinned, &options))
+        .unwrap();
+    assert_eq!(again.digest, first.digest);
+    assert_eq!(again.component("verify-images").unwrap(), wasm.as_slice());
+    assert!(
+        again
+            .component("nope")
+            .unwrap_err()
+            .to_string()
+            .contains("has no plugin 'nope'; it has: verify-images")
+    );
+
+    let digest = &first.plugin("verify-images").unwrap().digest;
+    let cached = cache
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::write(&cached, b"not the component").unwrap();
+    let e = rt
+        .block_on(sluice_bundle::fetch(&pinned, &options))
+        .unwrap_err()
+        .to_string();
+    assert!(!cached.exists(), "the changed blob is dropped");
+    // Fetched again instead, which needs the registry.
+    assert!(
+        e.contains("cannot reach the registry") && e.contains(&format!("/blobs/{digest}")),
+        "{e}"
+    );
+}
