@@ -97,6 +97,10 @@ fi
 want_componentize_js=0.23.0
 if [ "$(componentize-js --version 2>/dev/null)" != "$want_componentize_js" ]; then
   echo "setup: installing @bytecodealliance/componentize-js $want_componentize_js" >&2
+  if ! command -v npm >/dev/null; then
+    echo "setup: componentize-js needs Node.js 20 or later with npm on PATH (e.g. NodeSource's nodejs package)" >&2
+    exit 1
+  fi
   npm install -g --silent --no-audit --no-fund "@bytecodealliance/componentize-js@$want_componentize_js" >/dev/null
   hash -r
 fi
