@@ -431,6 +431,16 @@ pub enum PluginCommand {
     /// Build a plugin project into a component (DIR/dist/NAME.wasm)
     Build(crate::plugin_dev::Build),
     /// Run a plugin project's fixture cases (DIR/tests/*.yaml), building it first when needed
+    ///
+    /// A file holds an optional default `config:` and `cases:`. Each case names
+    /// its input (a policy's `manifests: FILE` or inline `resources: [...]`, a
+    /// renderer's `artifact: DIR` and `path:`), an optional `config:`, and what
+    /// to `expect:`: `verdict` (allow, warn, deny); `codes`, `fields` and
+    /// `messages` (each must appear in some diagnostic: a code, a field path, a
+    /// substring); `diagnostics` (their number); `manifests: FILE` (the output,
+    /// compared in order); `count` (how many manifests); `error` (the call fails
+    /// with a message containing this). Paths are relative to the test file.
+    /// Exit 0 when every case passes, 1 when one fails, 2 on errors.
     Test(crate::plugin_dev::Test),
     /// Pin every bundle tag (spec.bundle.url of Plugin and PolicySet objects
     /// in PATH) to the digest the registry serves now, in PATH/sluice.lock

@@ -38,18 +38,13 @@ pub struct Build {
     pub output: Option<PathBuf>,
 }
 
-/// Runs the fixture cases in DIR/tests/*.yaml: each names an input (a
-/// policy's `manifests:` file or inline `resources:`, a renderer's
-/// `artifact:` directory and `path:`), an optional `config:`, and what to
-/// `expect:` (`verdict`, `codes`, `fields`, `messages`, `diagnostics`,
-/// `manifests`, `count`, `error`). Exit 0 when all pass, 1 when one fails.
 #[derive(Debug, Args)]
 pub struct Test {
     /// The plugin project (holding sluice-plugin.yaml and tests/)
     #[arg(default_value = ".")]
     pub dir: PathBuf,
-    /// Test this component instead of building the project (when its sources
-    /// are newer than DIR/dist/NAME.wasm)
+    /// Test this component as it is; without it DIR/dist/NAME.wasm is built
+    /// first when missing or older than the sources
     #[arg(long, value_name = "FILE")]
     pub component: Option<PathBuf>,
 }
