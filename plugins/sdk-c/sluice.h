@@ -1,6 +1,8 @@
 /*
  * The Sluice C SDK: helpers over the bindings `sluice plugin build` generates
- * for the plugin's world (build/<world>.h, reached through build/sluice_world.h).
+ * for the plugin's world (build/<world>.h, reached through build/sluice_world.h),
+ * and the project's sluice-plugin.yaml as macros (build/sluice_project.h:
+ * SLUICE_PLUGIN_NAME, _VERSION, _KIND, _DESCRIPTION) for the metadata export.
  *
  * Ownership, as the generated bindings define it:
  * - An export's arguments belong to the plugin: free them before returning
@@ -20,6 +22,7 @@
 
 #include "sluice_json.h"
 #include "sluice_k8s.h"
+#include "sluice_project.h"
 #include "sluice_world.h"
 
 #ifdef __cplusplus
@@ -53,7 +56,9 @@ void sluice_log(sluice_plugin_log_level_t level, const char *fmt, ...) __attribu
 
 /* ---- metadata --------------------------------------------------------- */
 
-/* Fills the answer of the `metadata` export with malloc'd copies. */
+/* Fills the answer of the `metadata` export with malloc'd copies; usually
+ * sluice_metadata(ret, SLUICE_PLUGIN_NAME, SLUICE_PLUGIN_VERSION,
+ *                 SLUICE_PLUGIN_KIND, SLUICE_PLUGIN_DESCRIPTION). */
 void sluice_metadata(sluice_plugin_types_plugin_metadata_t *ret, const char *name, const char *version,
                      sluice_plugin_types_plugin_kind_t kind, const char *description);
 

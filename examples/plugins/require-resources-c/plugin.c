@@ -56,8 +56,8 @@ static const char **strings(const sluice_json_t *value, const char **fallback, s
 }
 
 void exports_policy_metadata(policy_plugin_metadata_t *ret) {
-  sluice_metadata(ret, "require-resources", "0.1.0", SLUICE_PLUGIN_TYPES_PLUGIN_KIND_POLICY,
-                  "Containers must set resource requests and limits, within ceilings (C)");
+  /* Name, version and description come from sluice-plugin.yaml. */
+  sluice_metadata(ret, SLUICE_PLUGIN_NAME, SLUICE_PLUGIN_VERSION, SLUICE_PLUGIN_KIND, SLUICE_PLUGIN_DESCRIPTION);
 }
 
 void exports_policy_config_schema(policy_string_t *ret) { *ret = sluice_string(SCHEMA); }

@@ -61,7 +61,7 @@ fn new_build_test(kind: &str) {
         assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
     }
     let code = std::fs::read_to_string(dir.join("plugin.c")).unwrap();
-    assert!(code.contains("\"demo\""), "{code}");
+    assert!(code.contains(" * demo: "), "{code}");
     assert!(
         !code.contains("{{"),
         "a placeholder is left in plugin.c:\n{code}"
@@ -74,6 +74,7 @@ fn new_build_test(kind: &str) {
         format!("{kind}.h"),
         format!("{kind}.c"),
         "sluice_world.h".into(),
+        "sluice_project.h".into(),
     ] {
         assert!(
             dir.join("build").join(&generated).is_file(),
@@ -84,6 +85,12 @@ fn new_build_test(kind: &str) {
     let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(
         inspect.contains(&format!("kind:        {kind}")),
+        "{inspect}"
+    );
+    // The metadata export answers what sluice-plugin.yaml says.
+    assert!(inspect.contains("name:        demo"), "{inspect}");
+    assert!(
+        inspect.contains(&format!("description: A {kind} plugin written in C")),
         "{inspect}"
     );
 
@@ -139,6 +146,33 @@ fn a_build_without_clang_names_the_debian_packages() {
         stderr.contains("clang was not found on PATH")
             && stderr.contains("apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn a_description_with_quotes_reaches_the_metadata_intact() {
+    let parent = tempfile::tempdir().unwrap();
+    let p = parent.path();
+    let description = r#"Says "no" to C:\ paths and {{braces}}"#;
+    ok(
+        p,
+        &[
+            "plugin",
+            "new",
+            "--kind",
+            "policy",
+            "--lang",
+            "c",
+            "quoted",
+            "--description",
+            description,
+        ],
+    );
+    ok(p, &["plugin", "build", "quoted"]);
+    let inspect = ok(p, &["plugin", "inspect", "quoted/dist/quoted.wasm"]);
+    assert!(
+        inspect.contains(&format!("description: {description}")),
+        "{inspect}"
     );
 }
 

@@ -1,9 +1,9 @@
 /*
- * {{name}}: {{description}}
+ * {{name}}: a Sluice policy plugin in C (its description, as its name and
+ * version, comes from sluice-plugin.yaml through SLUICE_PLUGIN_* macros).
  *
- * A Sluice policy plugin in C. This one denies container images without a
- * pinned version (no tag, or `latest`) unless config `allowLatest` is true;
- * change check() to your policy. Build with `sluice plugin build`, test with
+ * This one denies container images without a pinned version (no tag, or
+ * `latest`) unless config `allowLatest` is true; change check() to your policy. Build with `sluice plugin build`, test with
  * `sluice plugin test` (cases in tests/). The SDK is in sluice/sdk-c.
  */
 #include <string.h>
@@ -11,7 +11,8 @@
 #include "sluice.h"
 
 void exports_policy_metadata(policy_plugin_metadata_t *ret) {
-  sluice_metadata(ret, "{{name}}", "0.1.0", SLUICE_PLUGIN_TYPES_PLUGIN_KIND_POLICY, "{{description}}");
+  /* Name, version and description come from sluice-plugin.yaml. */
+  sluice_metadata(ret, SLUICE_PLUGIN_NAME, SLUICE_PLUGIN_VERSION, SLUICE_PLUGIN_KIND, SLUICE_PLUGIN_DESCRIPTION);
 }
 
 /* JSON Schema (draft 2020-12) of the config; the host validates it before a call. */

@@ -1,11 +1,12 @@
 /*
- * {{name}}: {{description}}
+ * {{name}}: a Sluice renderer plugin in C (its description, as its name and
+ * version, comes from sluice-plugin.yaml through SLUICE_PLUGIN_* macros).
  *
- * A Sluice renderer plugin in C. This one reads `app.json` in the release
- * path ({"name": "web", "image": "nginx:1.27", "replicas": 2, "port": 80})
- * and renders a Deployment and a Service; change render() to your format.
- * The artifact is mounted read-only at /artifact. Build with
- * `sluice plugin build`, test with `sluice plugin test` (cases in tests/).
+ * This one reads `app.json` in the release path ({"name": "web",
+ * "image": "nginx:1.27", "replicas": 2, "port": 80}) and renders a Deployment
+ * and a Service; change render() to your format. The artifact is mounted
+ * read-only at /artifact. Build with `sluice plugin build`, test with
+ * `sluice plugin test` (cases in tests/).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,8 @@
 #define MAX_INPUT (1 << 20)
 
 void exports_renderer_metadata(renderer_plugin_metadata_t *ret) {
-  sluice_metadata(ret, "{{name}}", "0.1.0", SLUICE_PLUGIN_TYPES_PLUGIN_KIND_RENDERER, "{{description}}");
+  /* Name, version and description come from sluice-plugin.yaml. */
+  sluice_metadata(ret, SLUICE_PLUGIN_NAME, SLUICE_PLUGIN_VERSION, SLUICE_PLUGIN_KIND, SLUICE_PLUGIN_DESCRIPTION);
 }
 
 void exports_renderer_config_schema(renderer_string_t *ret) {
