@@ -475,6 +475,28 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
         );
         assert!(e.contains("Push the bundle again"), "{e}");
     }
+
+    // The manifest itself changed in storage (still valid JSON): refused
+    // before any blob is read.
+    let stored = registry.blob_path(&digest);
+    let changed = std::fs::read_to_string(&stored)
+        .unwrap()
+        .replace("\"platform\"", "\"platforn\"");
+    std::fs::write(&stored, changed).unwrap();
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        &pinned,
+        "--key",
+        mine_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(
+        e.contains(&format!(
+            "bundle {pinned} was tampered with: the manifest has digest sha256:"
+        )) && e.contains(&format!("but {digest} was expected")),
+        "{e}"
+    );
 }
 
 #[test]
