@@ -6,6 +6,7 @@ mod finalize;
 mod gitops;
 mod leader;
 mod metrics;
+mod plugins;
 mod reconcile;
 mod rollout;
 mod support;
