@@ -392,3 +392,73 @@ fn read(path: &Path) -> Result<Vec<u8>> {
         message: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PLUGIN_MEDIA_TYPE, POLICIES_MEDIA_TYPE};
+
+    fn sample() -> Layout {
+        let config = BundleManifest {
+            name: "platform".into(),
+            version: "1.0.0".into(),
+            plugins: Vec::new(),
+            policies: Vec::new(),
+        };
+        Layout::assemble(
+            &config,
+            vec![
+                NewLayer {
+                    media_type: PLUGIN_MEDIA_TYPE,
+                    title: "a.wasm".into(),
+                    data: b"\0asm component".to_vec(),
+                },
+                NewLayer {
+                    media_type: POLICIES_MEDIA_TYPE,
+                    title: "p.yaml".into(),
+                    data: b"- plugin: a\n".to_vec(),
+                },
+                // The same bytes again: one blob, one layer.
+                NewLayer {
+                    media_type: PLUGIN_MEDIA_TYPE,
+                    title: "b.wasm".into(),
+                    data: b"\0asm component".to_vec(),
+                },
+            ],
+        )
+    }
+
+    #[test]
+    fn written_and_read_back_unchanged_and_reproducible() {
+        let layout = sample();
+        assert_eq!(layout.blobs().len(), 3, "config and two distinct layers");
+        assert_eq!(layout.digest(), sample().digest());
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        layout.write(&out).unwrap();
+        let read = Layout::read(&out).unwrap();
+        assert_eq!(read.digest(), layout.digest());
+        assert_eq!(read.manifest_json(), layout.manifest_json());
+        // Writing over a layout replaces it; over anything else is refused.
+        layout.write(&out).unwrap();
+        std::fs::write(dir.path().join("other"), "x").unwrap();
+        let e = layout.write(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("is not an OCI layout"), "{e}");
+    }
+
+    #[test]
+    fn a_changed_blob_in_a_layout_is_refused() {
+        let layout = sample();
+        let dir = tempfile::tempdir().unwrap();
+        layout.write(dir.path()).unwrap();
+        let wasm = sha256(b"\0asm component");
+        let file = dir.path().join("blobs/sha256").join(hex_of(&wasm));
+        std::fs::write(&file, b"\0asm something else").unwrap();
+        let e = Layout::read(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("blob {wasm} (a.wasm) has digest sha256:"))
+                && e.contains(&format!("but {wasm} was expected")),
+            "{e}"
+        );
+    }
+}
