@@ -17,7 +17,9 @@ fn component() -> &'static PathBuf {
         let dir = repo_root().join("examples/plugins/require-resources-py");
         let project = sluice_plugin_dev::Project::load(&dir).unwrap();
         sluice_plugin_dev::build(&project, &dir, &out).unwrap_or_else(|e| {
-            panic!("building the Python plugin failed (tests/setup.sh installs componentize-py): {e:#}")
+            panic!(
+                "building the Python plugin failed (tests/setup.sh installs componentize-py): {e:#}"
+            )
         });
         out
     })
