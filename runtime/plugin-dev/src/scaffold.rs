@@ -48,6 +48,14 @@ pub fn supported() -> Vec<(PluginKind, Lang)> {
 /// a directory that exists and is not empty.
 pub fn new(parent: &Path, plugin: &NewPlugin) -> Result<PathBuf> {
     validate_name(&plugin.name)?;
+    if let Some(description) = &plugin.description
+        && description.contains(['"', '\\', '\n', '{', '}'])
+    {
+        bail!(
+            "the description goes into source code as a string: write it on one line \
+             without quotes, backslashes or braces"
+        );
+    }
     let (kind, lang) = (plugin.kind, plugin.language);
     if !supported().contains(&(kind, lang)) {
         let pairs: Vec<String> = supported()
@@ -173,6 +181,22 @@ mod tests {
         assert!(app.contains("\"demo-plugin\""), "{app}");
         assert!(!app.contains("{{"), "{app}");
         assert!(std::fs::read_dir(dir.join("tests")).unwrap().count() > 0);
+    }
+
+    #[test]
+    fn refuses_a_description_that_would_break_the_sources() {
+        let parent = tempfile::tempdir().unwrap();
+        let mut quoted = plugin(PluginKind::Policy, Lang::Python);
+        quoted.description = Some("Says \"no\"".into());
+        let err = new(parent.path(), &quoted).unwrap_err();
+        assert!(err.to_string().contains("without quotes"), "{err}");
+        quoted.description = Some("Denies pods without owners".into());
+        let dir = new(parent.path(), &quoted).unwrap();
+        let app = std::fs::read_to_string(dir.join("app.py")).unwrap();
+        assert!(
+            app.contains("description=\"Denies pods without owners\""),
+            "{app}"
+        );
     }
 
     #[test]
