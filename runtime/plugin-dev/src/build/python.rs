@@ -2,7 +2,10 @@
 //! and whatever else lives in the project directory are bundled with a
 //! CPython interpreter into one component of the project's world. Bindings
 //! (`wit_world`) are generated from the WIT at build time, so the project
-//! vendors no SDK.
+//! vendors no SDK. The output is not byte-reproducible (the interpreter's
+//! pre-initialised heap differs between runs, componentize-py issue 247), so
+//! every rebuild has a new digest and costs a fresh compile in the host:
+//! `sluice plugin test` therefore rebuilds only when a source is newer.
 
 use crate::project::Project;
 use anyhow::{Context, Result, bail};
