@@ -112,7 +112,10 @@ async fn call_latency(plugin: &Plugin, config: &Value, n: usize) -> (Duration, D
         if i >= n / 10 {
             samples.push(t.elapsed());
         }
-        assert!(!out.diagnostics.is_empty(), "the non-compliant one is found");
+        assert!(
+            !out.diagnostics.is_empty(),
+            "the non-compliant one is found"
+        );
     }
     percentiles(samples)
 }
@@ -161,7 +164,10 @@ async fn run() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (lang, name) in LANGS {
-        let (wasm, built) = build(&examples.join(name), &scratch.path().join(format!("{name}.wasm")));
+        let (wasm, built) = build(
+            &examples.join(name),
+            &scratch.path().join(format!("{name}.wasm")),
+        );
         let runs = if wasm.len() > 4 << 20 { 2 } else { 5 };
         let (compile, cached) = load_times(&wasm, runs).await;
         let cache = tempfile::tempdir().unwrap();
