@@ -414,6 +414,10 @@ pub enum PluginCommand {
         paths: Vec<PathBuf>,
         #[arg(short, long, value_enum, default_value_t = Format::Table)]
         output: Format,
+        /// Print the built-ins as the default bundle's manifest (JSON, as
+        /// `sluice bundle build --builtins` stores it)
+        #[arg(long, conflicts_with_all = ["paths", "output"])]
+        bundle: bool,
     },
     /// Metadata, config schema, limits, imports and exports of one plugin
     Inspect {

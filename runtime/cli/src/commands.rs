@@ -77,7 +77,12 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
             check(host, store, &selection, &cache, output).await
         }
         Command::Policy(command) => crate::policy::run(host, command).await,
-        Command::Plugin(PluginCommand::List { paths, output }) => {
+        Command::Plugin(PluginCommand::List { bundle: true, .. }) => {
+            let built = sluice_bundle::build_builtins(&host).await?;
+            println!("{}", serde_json::to_string_pretty(&built.bundle.manifest)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::List { paths, output, .. }) => {
             list(host, &paths, &cache, output).await
         }
         Command::Plugin(PluginCommand::Inspect {

@@ -481,3 +481,33 @@ fn calls_get_only_the_capabilities_the_plugin_declared() {
     assert!(!all.contains("is not granted"), "{all}");
     assert!(all.contains("127.0.0.1:1"), "{all}");
 }
+
+#[test]
+fn plugin_list_bundle_is_the_default_bundles_manifest() {
+    let out = sluice(&["plugin", "list", "--bundle"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (_, built) = builtins();
+    let digests = |v: &Value| -> Vec<(String, String)> {
+        v["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].to_string(), p["digest"].to_string()))
+            .collect()
+    };
+    assert_eq!(digests(&manifest), digests(built), "{manifest:#}");
+    let capabilities = |name: &str| {
+        manifest["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["capabilities"].clone())
+    };
+    assert_eq!(
+        capabilities("verify-images"),
+        Some(serde_json::json!(["cosign"]))
+    );
+    assert_eq!(capabilities("guardrails"), Some(serde_json::json!([])));
+}
