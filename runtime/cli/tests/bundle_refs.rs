@@ -85,6 +85,11 @@ fn builtin_wasm(name: &str) -> Vec<u8> {
 /// `baseline` that denies `:latest` images, pushes it to `url` (a tag) and
 /// returns the pinned reference the push printed.
 fn push_bundle(root: &Path, version: &str, url: &str) -> String {
+    push_bundle_with(root, version, url, &[])
+}
+
+/// [`push_bundle`] with more `bundle push` arguments (`--creds`).
+fn push_bundle_with(root: &Path, version: &str, url: &str, push_args: &[&str]) -> String {
     let src = root.join(format!("bundle-{version}"));
     std::fs::create_dir_all(src.join("plugins")).unwrap();
     for name in ["guardrails", "verify-images"] {
@@ -113,13 +118,15 @@ fn push_bundle(root: &Path, version: &str, url: &str) -> String {
             layout.to_str().unwrap(),
         ],
     );
-    let pushed = sluice(&[
+    let mut args = vec![
         "bundle",
         "push",
         layout.to_str().unwrap(),
         url,
         "--insecure",
-    ]);
+    ];
+    args.extend_from_slice(push_args);
+    let pushed = sluice(&args);
     assert!(pushed.status.success(), "{}", text(&pushed.stderr));
     text(&pushed.stdout).trim().to_string()
 }
@@ -510,4 +517,53 @@ fn plugin_list_bundle_is_the_default_bundles_manifest() {
         Some(serde_json::json!(["cosign"]))
     );
     assert_eq!(capabilities("guardrails"), Some(serde_json::json!([])));
+}
+
+#[test]
+fn registry_credentials_come_from_the_secret_the_bundle_names() {
+    use base64::Engine;
+    let root = tempfile::tempdir().unwrap();
+    let registry = Registry::with_basic_auth("ci", "s3cret");
+    let tag = format!("oci://{}:1.0", registry.repository("platform"));
+    // A version no other run pushed: a digest the shared bundle cache does
+    // not hold, so the fetch must reach the registry.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let version = format!("2.0.{nanos}");
+    let pinned = push_bundle_with(root.path(), &version, &tag, &["--creds", "ci:s3cret"]);
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:s3cret");
+    let config = serde_json::json!({"auths": {registry.host.clone(): {"auth": auth}}});
+    let secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: regcred}}\ntype: kubernetes.io/dockerconfigjson\nstringData:\n  .dockerconfigjson: {}\n",
+        serde_json::to_string(&config.to_string()).unwrap()
+    );
+    let dir = root.path().join("objects");
+    let dir_arg = dir.to_str().unwrap();
+
+    // Without credentials the registry says no, and the run says where.
+    let (file, line) = objects(&dir, USES_LIMITS, &bundle_plugin(&pinned, ""));
+    let out = exits(2, &["check", dir_arg]);
+    assert!(
+        out.contains(&format!(
+            "{}:{line}: Plugin 'limits': spec.bundle.url: bundle {pinned}",
+            file.display()
+        )),
+        "{out}"
+    );
+
+    // With secretRef: fetched, and a tag is pinned through the same Secret.
+    let with_secret = |url: &str| {
+        format!(
+            "{}{secret}",
+            bundle_plugin(url, "    secretRef: {name: regcred}\n")
+        )
+    };
+    objects(&dir, USES_LIMITS, &with_secret(&pinned));
+    denied_latest(&exits(1, &["check", dir_arg]));
+    objects(&dir, USES_LIMITS, &with_secret(&tag));
+    let out = exits(0, &["plugin", "update", dir_arg]);
+    assert!(out.contains(&format!("pinned  {tag} → ")), "{out}");
+    denied_latest(&exits(1, &["check", dir_arg]));
 }
