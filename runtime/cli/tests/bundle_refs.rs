@@ -248,7 +248,10 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         &bundle_plugin(&pinned, &format!("  digest: sha256:{}\n", "1".repeat(64))),
     );
     let out = exits(2, &["check", file.to_str().unwrap()]);
-    assert!(out.contains(&"1".repeat(64)), "{out}");
+    assert!(
+        out.contains(&format!("{}: spec.bundle: ", at(line))) && out.contains(&"1".repeat(64)),
+        "{out}"
+    );
 
     // Another, unsigned bundle under a pinned digest: refused when a key is
     // required, admitted without one.

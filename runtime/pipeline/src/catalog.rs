@@ -21,7 +21,8 @@ pub enum Lookup {
     Unknown(String),
     Load(sluice_plugin_host::Error),
     /// The `Plugin` object was refused (its spec, its capabilities, its
-    /// bundle); the error points at the object.
+    /// bundle) or its component did not load; the error points at the
+    /// object.
     Refused(Box<Error>),
 }
 
@@ -172,6 +173,18 @@ impl Catalog {
         if let Some(m) = over_ask(&spec.capabilities, &self.authority.allowed) {
             return Err(refuse("spec.capabilities", m));
         }
+        // A component that does not load (digest, world, traps in its
+        // metadata) is the Plugin object's fault: say so there.
+        let unloadable = |field: &'static str| {
+            let at = at.clone();
+            move |source| {
+                Lookup::Refused(Box::new(Error::Plugin {
+                    at,
+                    field: field.into(),
+                    source: Box::new(source),
+                }))
+            }
+        };
         let limits = self.host.default_limits().with_overrides(&spec.limits);
         let name = obj.name();
         let digest = spec.digest.as_deref();
@@ -182,7 +195,7 @@ impl Catalog {
                     .host
                     .load_file(name, &path, digest, Some(limits))
                     .await
-                    .map_err(Lookup::Load)?;
+                    .map_err(unloadable("spec.file"))?;
                 (plugin, spec.capabilities.clone())
             }
             (None, Some(bundle)) => {
@@ -197,7 +210,7 @@ impl Catalog {
                     .host
                     .load(name, &wasm, digest, Some(limits))
                     .await
-                    .map_err(Lookup::Load)?;
+                    .map_err(unloadable("spec.bundle"))?;
                 (plugin, asked)
             }
             (None, None) => unreachable!("validate requires a file or a bundle"),
