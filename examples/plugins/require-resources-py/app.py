@@ -59,7 +59,10 @@ def quantity(text):
     m = QUANTITY.match(str(text).strip())
     if not m:
         return None
-    value = float(m.group(1))
+    try:
+        value = float(m.group(1))
+    except ValueError:  # "1.2.3": digits and dots, but not a number
+        return None
     if m.group(2):
         return value * 10 ** int(m.group(2))
     suffix = m.group(3) or ""
