@@ -14,12 +14,12 @@
 use crate::layout::NewLayer;
 use crate::source::{self, BundleFile, Located};
 use crate::{
-    Bundle, BundleManifest, CAPABILITIES, Error, Layout, PLUGIN_MEDIA_TYPE, POLICIES_MEDIA_TYPE,
-    PluginEntry, PolicyEntry, Result, SCHEMA_MEDIA_TYPE,
+    Bundle, BundleManifest, Error, Layout, PLUGIN_MEDIA_TYPE, POLICIES_MEDIA_TYPE, PluginEntry,
+    PolicyEntry, Result, SCHEMA_MEDIA_TYPE,
 };
 use sluice_plugin_dev::Project;
 use sluice_plugin_host::{Plugin, PluginHost};
-use std::collections::BTreeSet;
+use sluice_types::Capabilities;
 use std::path::{Path, PathBuf};
 
 /// A built bundle and what the build noticed but did not refuse.
@@ -29,19 +29,10 @@ pub struct Built {
     pub warnings: Vec<String>,
 }
 
-/// The capability names (`http`) a component imports
-/// (`sluice:plugin/http@0.1.0`); `log` and the types are not capabilities.
-pub(crate) fn imported_capabilities(plugin: &Plugin) -> Vec<String> {
-    let mut out: Vec<String> = plugin
-        .imports()
-        .iter()
-        .filter_map(|i| i.strip_prefix("sluice:plugin/"))
-        .map(|i| i.split('@').next().unwrap_or(i).to_string())
-        .filter(|c| CAPABILITIES.contains(&c.as_str()))
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+/// The capabilities a component imports (`sluice:plugin/http@0.1.0` is
+/// `http`); `log` and the types are not capabilities.
+fn imported_capabilities(plugin: &Plugin) -> Capabilities {
+    Capabilities::of_imports(plugin.imports().iter().map(String::as_str))
 }
 
 /// Builds the bundle described by `dir/bundle.yaml`.
@@ -102,31 +93,28 @@ pub async fn build_dir(host: &PluginHost, dir: &Path) -> Result<Built> {
                 format!("a second plugin called '{name}'; plugin names in a bundle are unique"),
             ));
         }
-        let capabilities_at = format!("{at}.capabilities");
         let (declared, declared_at) = match (&p.capabilities, &project) {
             (Some(c), _) => (
-                c.clone(),
-                format!("{}:{}", file.file.display(), file.line(&capabilities_at)),
+                c.iter().copied().collect(),
+                format!(
+                    "{}:{}",
+                    file.file.display(),
+                    file.line(&format!("{at}.capabilities"))
+                ),
             ),
             (None, Some(project)) => (
-                project
-                    .capabilities
-                    .iter()
-                    .map(|c| c.as_str().to_string())
-                    .collect(),
+                project.capabilities.iter().copied().collect(),
                 path.join(sluice_plugin_dev::project::FILE)
                     .display()
                     .to_string(),
             ),
             (None, None) => (
-                Vec::new(),
+                Capabilities::default(),
                 format!("{}:{}", file.file.display(), file.line(&at)),
             ),
         };
-        let capabilities =
-            check_capabilities(&name, &declared, &declared_at, &plugin, &mut warnings)
-                .map_err(|m| file.error(&format!("{at}.capabilities"), m))?;
-        let (entry, mut new) = entry_and_layers(&name, plugin, wasm, capabilities);
+        warn_undeclared(&name, &declared, &declared_at, &plugin, &mut warnings);
+        let (entry, mut new) = entry_and_layers(&name, plugin, wasm, declared);
         entries.push(entry);
         layers.append(&mut new);
     }
@@ -283,39 +271,22 @@ async fn load(host: &PluginHost, path: &Path, wasm: &[u8]) -> Result<Plugin> {
         })
 }
 
-/// Validates `declared` and compares it with what the component imports.
-fn check_capabilities(
+/// Warns when the component imports capabilities `declared` leaves out.
+fn warn_undeclared(
     name: &str,
-    declared: &[String],
+    declared: &Capabilities,
     declared_at: &str,
     plugin: &Plugin,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>, String> {
-    let mut out = BTreeSet::new();
-    for c in declared {
-        if c == "log" {
-            continue;
-        }
-        if !CAPABILITIES.contains(&c.as_str()) {
-            return Err(format!(
-                "unknown capability '{c}'; a plugin may declare {} (log is always granted)",
-                CAPABILITIES.join(", ")
-            ));
-        }
-        out.insert(c.clone());
-    }
-    let undeclared: Vec<String> = imported_capabilities(plugin)
-        .into_iter()
-        .filter(|c| !out.contains(c))
-        .collect();
+) {
+    let undeclared = imported_capabilities(plugin).beyond(declared);
     if !undeclared.is_empty() {
+        let declared: Vec<&str> = declared.0.iter().map(|c| c.as_str()).collect();
         warnings.push(format!(
-            "plugin '{name}' imports {} but declares only [{}] ({declared_at}); calls to undeclared capabilities are denied. Declare what it uses; toolchains that compile a whole world (componentize-py) import every capability, so this may be harmless",
-            undeclared.join(", "),
-            out.iter().cloned().collect::<Vec<_>>().join(", ")
+            "plugin '{name}' imports {undeclared} but declares only [{}] ({declared_at}); calls to undeclared capabilities are denied. Declare what it uses; toolchains that compile a whole world (componentize-py) import every capability, so this may be harmless",
+            declared.join(", ")
         ));
     }
-    Ok(out.into_iter().collect())
 }
 
 /// The manifest entry and the component and schema layers of one plugin.
@@ -323,7 +294,7 @@ fn entry_and_layers(
     name: &str,
     plugin: Plugin,
     wasm: Vec<u8>,
-    capabilities: Vec<String>,
+    capabilities: Capabilities,
 ) -> (PluginEntry, Vec<NewLayer>) {
     let schema = plugin.config_schema().as_bytes().to_vec();
     let meta = plugin.metadata();

@@ -25,7 +25,7 @@ pub use layout::Layout;
 pub use remote::{FetchOptions, fetch, push, sign};
 
 use serde::{Deserialize, Serialize};
-use sluice_types::{PluginKind, PolicyRef};
+use sluice_types::{Capabilities, PluginKind, PolicyRef};
 use std::path::PathBuf;
 
 /// `artifactType` of a bundle manifest.
@@ -38,8 +38,6 @@ pub const PLUGIN_MEDIA_TYPE: &str = "application/vnd.sluice.plugin.v1+wasm";
 pub const SCHEMA_MEDIA_TYPE: &str = "application/schema+json";
 /// Media type of a policy file layer (a YAML list of `PolicyRef`).
 pub const POLICIES_MEDIA_TYPE: &str = "application/vnd.sluice.policies.v1+yaml";
-/// Capabilities a plugin may declare beyond `log`, which every plugin has.
-pub const CAPABILITIES: &[&str] = &["http", "git", "oci", "cosign", "secrets", "kube", "metrics"];
 
 /// What a bundle holds: its config blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,8 +62,9 @@ pub struct PluginEntry {
     /// `sha256:<hex>` of the component.
     pub digest: String,
     pub size: u64,
-    /// What it needs beyond `log` ([`CAPABILITIES`]).
-    pub capabilities: Vec<String>,
+    /// What it needs beyond `log`, as lowercase names (`[cosign]`); a
+    /// manifest naming an unknown one does not parse.
+    pub capabilities: Capabilities,
     /// `sha256:<hex>` of its config schema blob.
     pub config_schema: String,
 }

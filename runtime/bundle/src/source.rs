@@ -6,9 +6,9 @@ use crate::{Error, Result};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sluice_types::PolicyRef;
 use sluice_types::load::parse_documents;
 use sluice_types::locate::field_position;
+use sluice_types::{Capability, PolicyRef};
 use std::path::{Path, PathBuf};
 
 /// `bundle.yaml`.
@@ -36,9 +36,10 @@ pub(crate) struct Metadata {
 pub(crate) struct PluginSource {
     /// A component (`.wasm`) or a plugin project directory.
     pub path: PathBuf,
-    /// Default: the project's `sluice-plugin.yaml`, else none.
+    /// Default: the project's `sluice-plugin.yaml`, else none. A list, not
+    /// a set, so an unknown name is reported at its own index and line.
     #[serde(default)]
-    pub capabilities: Option<Vec<String>>,
+    pub capabilities: Option<Vec<Capability>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,6 +185,23 @@ mod tests {
         let e = read_yaml::<BundleFile>(&file).err().unwrap().to_string();
         assert!(e.contains("bundle.yaml:7: plugins[1]"), "{e}");
         assert!(e.contains("capabilites"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_capability_names_its_line_and_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bundle.yaml");
+        std::fs::write(
+            &file,
+            "apiVersion: sluice.dev/v1alpha1\nkind: Bundle\nmetadata: {name: p, version: 1.0.0}\nplugins:\n  - path: a.wasm\n    capabilities:\n      - http\n      - ftp\n",
+        )
+        .unwrap();
+        let e = read_yaml::<BundleFile>(&file).err().unwrap().to_string();
+        assert!(
+            e.contains("bundle.yaml:8: plugins[0].capabilities[1]") && e.contains("`ftp`"),
+            "{e}"
+        );
+        assert!(e.contains("`cosign`"), "the known ones: {e}");
     }
 
     #[test]

@@ -286,7 +286,9 @@ fn print_bundle(bundle: &Bundle, format: Format) -> Result<()> {
                         if p.capabilities.is_empty() {
                             "-".into()
                         } else {
-                            p.capabilities.join(",")
+                            let names: Vec<&str> =
+                                p.capabilities.0.iter().map(|c| c.as_str()).collect();
+                            names.join(",")
                         },
                         p.digest.clone(),
                     ]

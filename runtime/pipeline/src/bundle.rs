@@ -202,19 +202,6 @@ fn refusal(e: sluice_bundle::Error, at: &At) -> Error {
     }
 }
 
-/// The capabilities a bundle entry declares; an unknown name refuses it.
-pub(crate) fn declared(names: &[String], at: &At) -> Result<Capabilities> {
-    names
-        .iter()
-        .map(|n| n.parse())
-        .collect::<Result<Capabilities, String>>()
-        .map_err(|m| Error::Reference {
-            at: at.clone(),
-            field: "spec.bundle.plugin",
-            message: format!("the bundle's entry for it declares {m}"),
-        })
-}
-
 /// The component of Plugin object `obj` from its bundle, and the
 /// capabilities its bundle entry declares.
 pub(crate) async fn component(
@@ -250,7 +237,7 @@ pub(crate) async fn component(
             ),
         });
     }
-    let declared = declared(&entry.capabilities, at)?;
+    let declared = entry.capabilities.clone();
     let wasm = bundle.component(name).map_err(not_found)?.to_vec();
     Ok((wasm, declared))
 }
