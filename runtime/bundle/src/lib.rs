@@ -242,13 +242,15 @@ pub enum Error {
         digest: String,
         reason: String,
     },
-    /// Signatures exist but none is by the given key.
+    /// Signatures exist but none is by the given keys.
     #[error(
-        "bundle {reference} ({digest}) has no valid signature by the given key: {reason}. Check that the key is the cosign.pub of the key that signed it, or sign this digest with that key"
+        "bundle {reference} ({digest}) has no valid signature by {keys}: {reason}. Check that the key is the cosign.pub of the key that signed it, or sign this digest with that key"
     )]
     Rejected {
         reference: String,
         digest: String,
+        /// `the given key`, `any of the 2 given keys`.
+        keys: String,
         reason: String,
     },
     #[error("bundle {reference}: {source}")]

@@ -3,9 +3,12 @@
 //! [`fetch`] keeps blobs in a content-addressed cache
 //! (`<cache>/blobs/sha256/<hex>`, the OCI layout's own naming), checked
 //! again on every read, so a pinned bundle needs no blob downloads after
-//! the first time; the signature, when a key is given, is checked with
+//! the first time; the signature, when keys are given, is checked with
 //! the registry each time (a signature may be removed, and only the
-//! registry knows).
+//! registry knows). Only when the registry cannot be reached at all is a
+//! signature this cache saw verified by the same keys accepted instead
+//! (and logged), so a controller restarted during a registry outage keeps
+//! running the bundles it had admitted.
 
 use crate::layout::{self, Layout, describe, sha256};
 use crate::{Bundle, Error, Result};
@@ -19,9 +22,9 @@ use std::time::Duration;
 /// How [`fetch`] reaches the registry and what it requires.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
-    /// A PEM public key (`cosign.pub`): the bundle must carry a cosign
-    /// signature by it.
-    pub verify_key: Option<String>,
+    /// PEM public keys (`cosign.pub`): the bundle must carry a cosign
+    /// signature by one of them. Empty: no signature is required.
+    pub verify_keys: Vec<String>,
     /// Plain HTTP (a registry without TLS, on loopback in tests).
     pub insecure: bool,
     pub credentials: Credentials,
@@ -34,7 +37,7 @@ pub struct FetchOptions {
 impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
-            verify_key: None,
+            verify_keys: Vec::new(),
             insecure: false,
             credentials: Credentials::Anonymous,
             cache_dir: None,
@@ -89,7 +92,7 @@ pub async fn sign(
 
 /// Fetches the bundle at `reference` (`oci://host/repo@sha256:…` or
 /// `…:tag`) and verifies it: the manifest against a pinned digest, the
-/// signature when `options.verify_key` is set, every blob against its
+/// signature when `options.verify_keys` has any, every blob against its
 /// digest. Nothing of a bundle that fails a check is returned.
 pub async fn fetch(reference: &str, options: &FetchOptions) -> Result<Bundle> {
     let target = sluice_oci::strip_scheme(reference);
@@ -142,8 +145,23 @@ pub async fn fetch(reference: &str, options: &FetchOptions) -> Result<Bundle> {
         });
     }
 
-    if let Some(key) = &options.verify_key {
-        verify_signature(&registry, reference, &repository, &digest, key).await?;
+    if !options.verify_keys.is_empty() {
+        let keys = &options.verify_keys;
+        let checked = verify_signature(&registry, reference, &repository, &digest, keys).await;
+        match (checked, &cache) {
+            (Ok(()), Some(c)) => c.record_verified(&digest, keys),
+            (Ok(()), None) => {}
+            (Err(e @ Error::Registry { .. }), Some(c))
+                if unreachable(&e) && c.was_verified(&digest, keys) =>
+            {
+                tracing::warn!(
+                    reference,
+                    digest,
+                    "the registry cannot be reached to check the bundle's signature; using the signature this cache verified before: {e}"
+                );
+            }
+            (Err(e), _) => return Err(e),
+        }
     }
 
     let image = layout::parse_manifest(&manifest, reference)?;
@@ -186,11 +204,15 @@ async fn verify_signature(
     reference: &str,
     repository: &str,
     digest: &str,
-    key: &str,
+    keys: &[String],
 ) -> Result<()> {
+    // One check: a signature by any of the keys is accepted.
     let request = sluice_cosign::Request {
         image: format!("{repository}@{digest}"),
-        authorities: vec![sluice_cosign::Authority::PublicKey(key.to_string())],
+        authorities: keys
+            .iter()
+            .map(|k| sluice_cosign::Authority::PublicKey(k.clone()))
+            .collect(),
         annotations: Vec::new(),
     };
     // A fresh cache: a bundle's signature is looked up every fetch.
@@ -206,13 +228,34 @@ async fn verify_signature(
         Err(sluice_cosign::Error::Rejected { reasons, .. }) => Err(Error::Rejected {
             reference: reference.to_string(),
             digest: digest.to_string(),
+            keys: match keys.len() {
+                1 => "the given key".into(),
+                n => format!("any of the {n} given keys"),
+            },
             reason: reasons.join("; "),
+        }),
+        // The signature lookup could not reach the registry: a registry
+        // error, as the manifest's would be.
+        Err(sluice_cosign::Error::Registry { source, .. }) => Err(Error::Registry {
+            reference: reference.to_string(),
+            source,
         }),
         Err(source) => Err(Error::Cosign {
             reference: reference.to_string(),
             source,
         }),
     }
+}
+
+/// Whether `e` is a registry nobody answered (not one that answered no).
+fn unreachable(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Registry {
+            source: sluice_oci::Error::Unreachable { .. } | sluice_oci::Error::Timeout { .. },
+            ..
+        }
+    )
 }
 
 /// A digest mismatch from the registry client is tampering; anything
@@ -237,15 +280,17 @@ fn tampered_or(
 }
 
 /// Blobs by digest on disk; a file whose bytes no longer match its name is
-/// dropped and fetched again.
+/// dropped and fetched again. Beside them, records of verified signatures.
 struct BlobCache {
     dir: PathBuf,
+    verified: PathBuf,
 }
 
 impl BlobCache {
     fn new(root: &Path) -> BlobCache {
         BlobCache {
             dir: root.join("blobs/sha256"),
+            verified: root.join("verified"),
         }
     }
 
@@ -270,14 +315,51 @@ impl BlobCache {
         let Some(path) = self.path(digest) else {
             return;
         };
-        let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
-            tmp.write_all(data)?;
-            tmp.persist(&path).map_err(|e| e.error)?;
-            Ok(())
-        });
-        if let Err(e) = written {
+        if let Err(e) = write_atomically(&self.dir, &path, data) {
             tracing::warn!(dir = %self.dir.display(), "cannot cache a bundle blob: {e}");
         }
     }
+
+    /// Where the record of `digest`'s signature by `keys` is: named by
+    /// both, so another key set never finds it.
+    fn verified_path(&self, digest: &str, keys: &[String]) -> Option<PathBuf> {
+        let hex = self
+            .path(digest)?
+            .file_name()?
+            .to_string_lossy()
+            .into_owned();
+        let mut keys: Vec<String> = keys.iter().map(|k| sha256(k.trim().as_bytes())).collect();
+        keys.sort();
+        let keys = sha256(keys.join("\n").as_bytes());
+        Some(
+            self.verified
+                .join(format!("{hex}-{}", keys.trim_start_matches("sha256:"))),
+        )
+    }
+
+    /// Notes that the registry showed a signature of `digest` by one of
+    /// `keys`; best effort, as for blobs.
+    fn record_verified(&self, digest: &str, keys: &[String]) {
+        let Some(path) = self.verified_path(digest, keys) else {
+            return;
+        };
+        if let Err(e) = write_atomically(&self.verified, &path, digest.as_bytes()) {
+            tracing::warn!(dir = %self.verified.display(), "cannot record a verified bundle signature: {e}");
+        }
+    }
+
+    fn was_verified(&self, digest: &str, keys: &[String]) -> bool {
+        self.verified_path(digest, keys)
+            .and_then(|p| std::fs::read(p).ok())
+            .is_some_and(|recorded| recorded == digest.as_bytes())
+    }
+}
+
+/// `data` at `path`, written beside it and renamed into place.
+fn write_atomically(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

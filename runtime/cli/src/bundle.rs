@@ -35,9 +35,9 @@ pub enum BundleCommand {
         /// Directory to write the OCI layout to
         #[arg(short, long)]
         output: PathBuf,
-        /// cosign.pub: refuse the bundle unless signed by this key
+        /// cosign.pub: refuse the bundle unless signed by this key (repeat: by any of them)
         #[arg(long)]
-        key: Option<PathBuf>,
+        key: Vec<PathBuf>,
         #[command(flatten)]
         access: Access,
     },
@@ -55,9 +55,9 @@ pub enum BundleCommand {
     Verify {
         /// oci://HOST[:PORT]/REPOSITORY@sha256:… or …:TAG
         url: String,
-        /// cosign.pub
-        #[arg(long)]
-        key: PathBuf,
+        /// cosign.pub (repeat: a signature by any of them is accepted)
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         #[command(flatten)]
@@ -99,7 +99,7 @@ pub async fn run(host: PluginHost, command: BundleCommand) -> Result<ExitCode> {
             output,
             key,
             access,
-        } => pull(&url, &output, key.as_deref(), &access).await,
+        } => pull(&url, &output, &key, &access).await,
         BundleCommand::Sign { url, key, access } => sign(&url, &key, &access).await,
         BundleCommand::Verify {
             url,
@@ -151,24 +151,25 @@ async fn push(layout: &Path, url: &str, access: &Access) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn options(access: &Access, host: &str, key: Option<&Path>) -> Result<FetchOptions> {
-    let verify_key = key
+fn options(access: &Access, host: &str, keys: &[PathBuf]) -> Result<FetchOptions> {
+    let verify_keys = keys
+        .iter()
         .map(|k| std::fs::read_to_string(k).with_context(|| format!("cannot read {}", k.display())))
-        .transpose()?;
+        .collect::<Result<Vec<_>>>()?;
     // The credentials the other OCI commands use (--creds, Docker config).
     let credentials = crate::artifact::credentials(access, host)?;
     Ok(FetchOptions {
-        verify_key,
+        verify_keys,
         insecure: access.insecure,
         credentials,
         ..FetchOptions::default()
     })
 }
 
-async fn pull(url: &str, output: &Path, key: Option<&Path>, access: &Access) -> Result<ExitCode> {
+async fn pull(url: &str, output: &Path, keys: &[PathBuf], access: &Access) -> Result<ExitCode> {
     let target = oci_url(url)?;
     let reference = sluice_oci::parse_reference(target)?;
-    let options = options(access, reference.registry(), key)?;
+    let options = options(access, reference.registry(), keys)?;
     let started = Instant::now();
     let bundle = sluice_bundle::fetch(url, &options).await?;
     bundle.layout().write(output)?;
@@ -179,7 +180,7 @@ async fn pull(url: &str, output: &Path, key: Option<&Path>, access: &Access) -> 
         bundle.digest,
         output.display(),
         started.elapsed(),
-        if key.is_some() {
+        if !keys.is_empty() {
             ", signed by the key"
         } else {
             " (signature not checked: give --key cosign.pub)"
@@ -210,15 +211,16 @@ async fn sign(url: &str, key: &Path, access: &Access) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn verify(url: &str, key: &Path, format: Format, access: &Access) -> Result<ExitCode> {
+async fn verify(url: &str, keys: &[PathBuf], format: Format, access: &Access) -> Result<ExitCode> {
     let target = oci_url(url)?;
     let reference = sluice_oci::parse_reference(target)?;
-    let options = options(access, reference.registry(), Some(key))?;
+    let options = options(access, reference.registry(), keys)?;
     let bundle = sluice_bundle::fetch(url, &options).await?;
+    let keys: Vec<String> = keys.iter().map(|k| k.display().to_string()).collect();
     eprintln!(
         "✔ {url} ({}) is signed by {}; its manifest and all {} blobs match their digests",
         bundle.digest,
-        key.display(),
+        keys.join(" or "),
         bundle.layout().blobs().len()
     );
     print_bundle(&bundle, format)?;

@@ -612,6 +612,42 @@ fn a_signature_by_an_independent_cosign_writer_verifies() {
         "--insecure",
     ]));
     assert!(e.contains("has no valid signature by the given key"), "{e}");
+
+    // Several keys: one check, a signature by any of them is accepted.
+    let out = sluice(&[
+        "bundle",
+        "verify",
+        pinned,
+        "--key",
+        stranger_pub.to_str().unwrap(),
+        "--key",
+        signer_pub.to_str().unwrap(),
+        "--insecure",
+    ]);
+    let stderr = text(&out.stderr);
+    ok(out);
+    assert!(
+        stderr.contains(&format!(
+            "is signed by {} or {}",
+            stranger_pub.display(),
+            signer_pub.display()
+        )),
+        "{stderr}"
+    );
+    let e = fails(sluice(&[
+        "bundle",
+        "verify",
+        pinned,
+        "--key",
+        stranger_pub.to_str().unwrap(),
+        "--key",
+        stranger_pub.to_str().unwrap(),
+        "--insecure",
+    ]));
+    assert!(
+        e.contains("has no valid signature by any of the 2 given keys"),
+        "{e}"
+    );
 }
 
 /// A plugin project directory in bundle.yaml is built with its toolchain
@@ -665,8 +701,9 @@ fn a_plugin_project_is_built_into_the_bundle() {
 }
 
 /// `sluice_bundle::fetch` with a cache: a pinned bundle is served from it
-/// once the registry is gone, and a cached blob that was changed is
-/// dropped and fetched again, not used.
+/// once the registry is gone (its signature too, for the keys that
+/// verified it while the registry was there), and a cached blob that was
+/// changed is dropped and fetched again, not used.
 #[test]
 fn fetch_serves_a_pinned_bundle_from_its_cache() {
     let root = tempfile::tempdir().unwrap();
@@ -690,10 +727,26 @@ fn fetch_serves_a_pinned_bundle_from_its_cache() {
         "--insecure",
     ]));
     let pinned = pinned.trim().to_string();
+    let keys = root.path().join("keys");
+    ok(sluice(&[
+        "bundle",
+        "keygen",
+        "--output-dir",
+        keys.to_str().unwrap(),
+    ]));
+    ok(sluice(&[
+        "bundle",
+        "sign",
+        &pinned,
+        "--key",
+        keys.join("cosign.key").to_str().unwrap(),
+        "--insecure",
+    ]));
     let cache = root.path().join("cache");
     let options = sluice_bundle::FetchOptions {
         insecure: true,
         cache_dir: Some(cache.clone()),
+        verify_keys: vec![std::fs::read_to_string(keys.join("cosign.pub")).unwrap()],
         ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -703,6 +756,18 @@ fn fetch_serves_a_pinned_bundle_from_its_cache() {
     let wasm = first.component("verify-images").unwrap().to_vec();
     assert_eq!(first.policies()[0].policies.len(), 2);
     drop(registry);
+
+    // Another key never verified this digest: the outage is not an excuse.
+    let stranger = sluice_tests::cosign::KeyPair::generate();
+    let other_keys = sluice_bundle::FetchOptions {
+        verify_keys: vec![stranger.public_key_pem()],
+        ..options.clone()
+    };
+    let e = rt
+        .block_on(sluice_bundle::fetch(&pinned, &other_keys))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot reach the registry"), "{e}");
 
     let again = rt
         .block_on(sluice_bundle::fetch(&pinned, &options))

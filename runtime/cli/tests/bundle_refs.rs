@@ -232,6 +232,23 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         "{out}"
     );
 
+    // Several keys in the verify Secret: one check, any of them may sign.
+    let pem = |p: &Path| serde_json::to_string(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let keys_secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: keys}}\nstringData:\n  other.pub: {}\n  cosign.pub: {}\n",
+        pem(&other),
+        pem(&mine)
+    );
+    objects(
+        &dir,
+        USES_LIMITS,
+        &format!(
+            "{}{keys_secret}",
+            bundle_plugin(&pinned, "    verify: {secretRef: {name: keys}}\n")
+        ),
+    );
+    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+
     // A digest the registry does not hold: refused, naming it.
     let absent = format!("{repo}@sha256:{}", "0".repeat(64));
     objects(&dir, USES_LIMITS, &bundle_plugin(&absent, ""));

@@ -152,26 +152,15 @@ pub(crate) async fn fetch(
     if let Some(b) = fetched.get(&cache_key) {
         return Ok(b.clone());
     }
-    let mut options = sluice_bundle::FetchOptions {
-        verify_key: None,
+    let options = sluice_bundle::FetchOptions {
+        verify_keys: keys,
         insecure: location.insecure,
         credentials,
         cache_dir: authority.bundle_cache.clone(),
         ..sluice_bundle::FetchOptions::default()
     };
-    let mut outcome = None;
-    // Any one of the Secret's keys may have signed.
-    for key in keys.iter().map(Some).chain(keys.is_empty().then_some(None)) {
-        options.verify_key = key.cloned();
-        let result = sluice_bundle::fetch(&reference, &options).await;
-        let rejected = matches!(result, Err(sluice_bundle::Error::Rejected { .. }));
-        outcome = Some(result);
-        if !rejected {
-            break;
-        }
-    }
-    let bundle = outcome
-        .expect("at least one attempt")
+    let bundle = sluice_bundle::fetch(&reference, &options)
+        .await
         .map_err(|e| refusal(e, at))?;
     let bundle = Arc::new(bundle);
     fetched.insert(cache_key, bundle.clone());
