@@ -210,7 +210,7 @@ pub(crate) fn credentials(access: &Access, host: &str) -> Result<Credentials> {
 }
 
 /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, if present.
-fn docker_config() -> Option<PathBuf> {
+pub(crate) fn docker_config() -> Option<PathBuf> {
     let dir = std::env::var_os("DOCKER_CONFIG")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")))?;

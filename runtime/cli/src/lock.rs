@@ -34,7 +34,8 @@ pub fn lock_path(path: &Path) -> PathBuf {
 }
 
 /// The pipeline's authority for objects read from `paths`: the allowed
-/// capabilities, the lock beside the first path, the bundle cache.
+/// capabilities, the lock beside the first path, the bundle cache, and the
+/// Docker config for bundles that name no Secret.
 pub fn authority(
     paths: &[PathBuf],
     allowed: &sluice_types::Capabilities,
@@ -52,6 +53,7 @@ pub fn authority(
         allowed: allowed.clone(),
         lock,
         bundle_cache: Some(cache.join("bundles")),
+        docker_config: crate::artifact::docker_config(),
     })
 }
 
@@ -146,14 +148,19 @@ fn tags(objects: &Objects) -> Result<BTreeMap<String, Tag>> {
                         r.name
                     )
                 })?;
-                let host = sluice_oci::strip_scheme(location.url)
-                    .split('/')
-                    .next()
-                    .unwrap_or_default();
-                sluice_oci::Credentials::from_docker_config(json, host)
+                sluice_oci::Credentials::from_docker_config(json, registry_host(location.url))
                     .with_context(|| format!("{at}: spec.bundle.secretRef"))?
             }
-            None => sluice_oci::Credentials::Anonymous,
+            // As `sluice check` fetches it: the user's `docker login`.
+            None => match crate::artifact::docker_config() {
+                Some(path) => {
+                    let json = std::fs::read(&path)
+                        .with_context(|| format!("{at}: cannot read {}", path.display()))?;
+                    sluice_oci::Credentials::from_docker_config(&json, registry_host(location.url))
+                        .with_context(|| format!("{at}: {}", path.display()))?
+                }
+                None => sluice_oci::Credentials::Anonymous,
+            },
         };
         tags.entry(location.url.to_owned()).or_insert(Tag {
             insecure: location.insecure,
@@ -162,4 +169,12 @@ fn tags(objects: &Objects) -> Result<BTreeMap<String, Tag>> {
         });
     }
     Ok(tags)
+}
+
+/// `host[:port]` of `oci://host[:port]/repo:tag`.
+fn registry_host(url: &str) -> &str {
+    sluice_oci::strip_scheme(url)
+        .split('/')
+        .next()
+        .unwrap_or_default()
 }

@@ -15,8 +15,11 @@ use std::sync::OnceLock;
 
 const PASSWORD: &str = "correct horse";
 
-fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
+/// `sluice ARGS` with no Docker credentials unless `docker_config` names
+/// a directory holding a config.json.
+fn command(args: &[&str], docker_config: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+    command
         .args(args)
         // Compiled plugins are shared by the tests of this file.
         .args([
@@ -25,7 +28,12 @@ fn sluice(args: &[&str]) -> Output {
         ])
         .env_remove("SLUICE_LOG")
         .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", env!("CARGO_TARGET_TMPDIR"))
+        .env("DOCKER_CONFIG", docker_config);
+    command
+}
+
+fn sluice(args: &[&str]) -> Output {
+    command(args, Path::new(env!("CARGO_TARGET_TMPDIR")))
         .output()
         .expect("run sluice")
 }
@@ -586,4 +594,33 @@ fn registry_credentials_come_from_the_secret_the_bundle_names() {
     let out = exits(0, &["plugin", "update", dir_arg]);
     assert!(out.contains(&format!("pinned  {tag} → ")), "{out}");
     denied_latest(&exits(1, &["check", dir_arg]));
+
+    // No secretRef: the user's Docker config (`docker login`) is used, by
+    // `plugin update` and by the fetch, as `sluice push artifact` uses it.
+    let docker = root.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), config.to_string()).unwrap();
+    std::fs::remove_file(dir.join("sluice.lock")).unwrap();
+    objects(&dir, USES_LIMITS, &bundle_plugin(&tag, ""));
+    let with_login = |args: &[&str]| {
+        let out = command(args, &docker).output().unwrap();
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        (out.status.code(), all)
+    };
+    let (code, out) = with_login(&["plugin", "update", dir_arg]);
+    assert!(
+        code == Some(0) && out.contains(&format!("pinned  {tag} → ")),
+        "{out}"
+    );
+    // A digest no cache holds yet, so the fetch itself must log in.
+    let fresh = push_bundle_with(
+        root.path(),
+        &format!("{version}.1"),
+        &format!("oci://{}:1.1", registry.repository("platform")),
+        &["--creds", "ci:s3cret"],
+    );
+    objects(&dir, USES_LIMITS, &bundle_plugin(&fresh, ""));
+    let (code, out) = with_login(&["check", dir_arg]);
+    assert_eq!(code, Some(1), "{out}");
+    denied_latest(&out);
 }

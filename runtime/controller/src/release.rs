@@ -293,6 +293,7 @@ async fn run(
         allowed: ctx.options.allowed_capabilities.clone(),
         lock: None,
         bundle_cache: ctx.store.root().parent().map(|p| p.join("bundles")),
+        docker_config: None,
     };
     let pipeline = Pipeline::with_store(ctx.host.clone(), objects, ctx.store.clone())
         .with_observer(ctx.metrics.clone())

@@ -22,6 +22,11 @@ pub struct Authority {
     pub lock: Option<(PathBuf, sluice_types::Lockfile)>,
     /// Where fetched bundles are kept; a temporary directory when `None`.
     pub bundle_cache: Option<PathBuf>,
+    /// A Docker `config.json` whose entry for a bundle's registry is used
+    /// when its reference names no `secretRef`: the CLI user's own
+    /// (`docker login`), as `sluice push artifact` uses it. `None` in the
+    /// controller, whose credentials come only from Secrets.
+    pub docker_config: Option<PathBuf>,
 }
 
 /// Whether a plugin is one of the binary's own, or declared by a user with

@@ -98,15 +98,34 @@ fn keys(location: &BundleLocation, objects: &Objects, ns: &str, at: &At) -> Resu
     Ok(keys)
 }
 
-/// Registry credentials from the `.dockerconfigjson` of `secretRef`.
+/// Registry credentials from the `.dockerconfigjson` of `secretRef`, else
+/// from the authority's Docker config, else none.
 fn credentials(
     location: &BundleLocation,
+    authority: &Authority,
     objects: &Objects,
     ns: &str,
     at: &At,
 ) -> Result<sluice_oci::Credentials> {
+    let host = sluice_oci::strip_scheme(location.url)
+        .split('/')
+        .next()
+        .unwrap_or_default();
     let Some(secret_ref) = location.secret_ref else {
-        return Ok(sluice_oci::Credentials::Anonymous);
+        let Some(path) = &authority.docker_config else {
+            return Ok(sluice_oci::Credentials::Anonymous);
+        };
+        let error = |message: String| Error::Reference {
+            at: at.clone(),
+            field: "spec.bundle.url",
+            message: format!(
+                "{message} (the Docker config is read because spec.bundle.secretRef is not set)"
+            ),
+        };
+        let json = std::fs::read(path)
+            .map_err(|e| error(format!("cannot read {}: {e}", path.display())))?;
+        return sluice_oci::Credentials::from_docker_config(&json, host)
+            .map_err(|e| error(format!("{}: {e}", path.display())));
     };
     let error = |message: String| Error::Reference {
         at: at.clone(),
@@ -125,10 +144,6 @@ fn credentials(
             secret_ref.name
         ))
     })?;
-    let host = sluice_oci::strip_scheme(location.url)
-        .split('/')
-        .next()
-        .unwrap_or_default();
     sluice_oci::Credentials::from_docker_config(json, host).map_err(|e| error(e.to_string()))
 }
 
@@ -144,7 +159,7 @@ pub(crate) async fn fetch(
 ) -> Result<Arc<Bundle>> {
     let reference = pinned(&location, authority, at)?;
     let keys = keys(&location, objects, obj.namespace(), at)?;
-    let credentials = credentials(&location, objects, obj.namespace(), at)?;
+    let credentials = credentials(&location, authority, objects, obj.namespace(), at)?;
     // One fetch per reference and key set: another object naming the same
     // bundle with other keys is checked against its own keys.
     let cache_key = format!("{reference} {}", keys.join(" "));
