@@ -10,6 +10,9 @@ use std::time::Duration;
 /// Cosign signatures made without sluice-cosign.
 pub mod cosign;
 
+/// Signed bundles in a test registry.
+pub mod bundles;
+
 /// Real servers on free loopback ports, stopped when dropped.
 pub mod servers {
     pub mod git;

@@ -9,35 +9,13 @@ use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-use crate::support::{Running, get, is_ready, ready, source, write};
+use crate::support::{Running, deployment, get, is_ready, ready, source, write};
 
 const WAIT: Duration = Duration::from_secs(90);
 
 fn config_map(name: &str, greeting: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: default\ndata:\n  greeting: {greeting}\n"
-    )
-}
-
-fn deployment(name: &str, image: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: default
-  labels: {{app.kubernetes.io/name: {name}}}
-spec:
-  replicas: 1
-  selector: {{matchLabels: {{app: {name}}}}}
-  template:
-    metadata: {{labels: {{app: {name}}}}}
-    spec:
-      containers:
-        - name: app
-          image: {image}
-          resources: {{limits: {{cpu: 100m, memory: 64Mi}}}}
-"
     )
 }
 

@@ -297,3 +297,26 @@ pub fn source(name: &str, dir: &Path) -> serde_json::Value {
         "spec": {"url": format!("file://{}", dir.display()), "interval": "5m"}
     })
 }
+
+/// A Deployment `name` in `default` running `image`, with limits.
+pub fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app.kubernetes.io/name: {name}}}
+spec:
+  replicas: 1
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec:
+      containers:
+        - name: app
+          image: {image}
+          resources: {{limits: {{cpu: 100m, memory: 64Mi}}}}
+"
+    )
+}
