@@ -256,6 +256,24 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         ),
     );
     denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+    // So are several keys one after another in publicKey.
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(&other).unwrap(),
+        std::fs::read_to_string(&mine).unwrap()
+    );
+    objects(
+        &dir,
+        USES_LIMITS,
+        &bundle_plugin(
+            &pinned,
+            &format!(
+                "    verify: {{publicKey: {}}}\n",
+                serde_json::to_string(&both).unwrap()
+            ),
+        ),
+    );
+    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
 
     // A digest the registry does not hold: refused, naming it.
     let absent = format!("{repo}@sha256:{}", "0".repeat(64));

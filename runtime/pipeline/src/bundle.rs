@@ -57,7 +57,33 @@ fn pinned(location: &BundleLocation, authority: &Authority, at: &At) -> Result<S
     })
 }
 
-/// The PEM keys `verify` names: inline, or every `*.pub` entry of its Secret.
+/// Each PEM block of `text` (a `publicKey` or a `*.pub` entry may hold
+/// several keys one after another); the text as it is when it has none, so
+/// the cosign check says what is wrong with it.
+fn pem_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN ") {
+            current = Some(String::new());
+        }
+        if let Some(block) = &mut current {
+            block.push_str(line);
+            block.push('\n');
+            if line.starts_with("-----END ") {
+                blocks.extend(current.take());
+            }
+        }
+    }
+    if blocks.is_empty() {
+        blocks.push(text.to_owned());
+    }
+    blocks
+}
+
+/// The PEM keys `verify` names: inline, or every `*.pub` entry of its
+/// Secret; a signature by any one of them is accepted.
 fn keys(location: &BundleLocation, objects: &Objects, ns: &str, at: &At) -> Result<Vec<String>> {
     let Some(verify) = location.verify else {
         return Ok(Vec::new());
@@ -68,7 +94,7 @@ fn keys(location: &BundleLocation, objects: &Objects, ns: &str, at: &At) -> Resu
         message,
     };
     if let Some(pem) = &verify.public_key {
-        return Ok(vec![pem.clone()]);
+        return Ok(pem_blocks(pem));
     }
     let Some(secret_ref) = &verify.secret_ref else {
         return Err(error(
@@ -85,7 +111,7 @@ fn keys(location: &BundleLocation, objects: &Objects, ns: &str, at: &At) -> Resu
         .data
         .iter()
         .filter(|(k, _)| k.ends_with(".pub"))
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .flat_map(|(_, v)| pem_blocks(&String::from_utf8_lossy(v)))
         .collect();
     if keys.is_empty() {
         return Err(error(format!(
@@ -312,6 +338,18 @@ mod tests {
             insecure: false,
             allow_unpinned,
         }
+    }
+
+    #[test]
+    fn several_keys_in_one_value_are_several_keys() {
+        let one = "-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n";
+        let two = "-----BEGIN PUBLIC KEY-----\nBBB\n-----END PUBLIC KEY-----";
+        assert_eq!(pem_blocks(one), [one]);
+        assert_eq!(
+            pem_blocks(&format!("{one}\n  {two}\n")),
+            [one.to_string(), format!("{two}\n")]
+        );
+        assert_eq!(pem_blocks("not a key"), ["not a key"]);
     }
 
     #[test]

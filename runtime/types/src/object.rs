@@ -443,13 +443,13 @@ impl PolicySetBundle {
     }
 }
 
-/// Who must have signed a bundle: one cosign public key, inline or in a
-/// Secret.
+/// Who must have signed a bundle: cosign public keys, inline or in a
+/// Secret; a signature by any one of them is accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "crd", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleVerify {
-    /// A PEM public key (`cosign.pub`).
+    /// A PEM public key (`cosign.pub`), or several one after another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
     /// A Secret whose `*.pub` entries are PEM public keys; any of them may
