@@ -20,6 +20,17 @@ import (
 	"unsafe"
 )
 
+// The collector is off while the host writes a request through cabi_realloc:
+// a collection starting there reads the clock through WASI, and the component
+// model forbids calling out before the export is entered (the host traps with
+// "cannot leave component instance" on a request of thousands of manifests).
+// Each export turns it on once the request is lifted; every call runs in a
+// fresh instance, so this holds for each request.
+func init() { debug.SetGCPercent(-1) }
+
+// collectorOn lets the collector run again, inside an export.
+func collectorOn() { debug.SetGCPercent(100) }
+
 // Memory handed out by cabi_realloc, keyed by address: Go's collector never
 // moves objects, so keeping a reference here keeps the address valid.
 var allocations = map[uint32][]uint64{}
@@ -281,6 +292,7 @@ func exportEvaluate(urlPtr, urlLen, revPtr, revLen, manPtr, manLen, cfgPtr, cfgL
 		Manifests: liftManifests(manPtr, manLen),
 		Config:    liftString(cfgPtr, cfgLen),
 	}
+	collectorOn()
 	var ev Evaluation
 	failure := call(func() []Diagnostic {
 		if policy == nil {
@@ -327,6 +339,7 @@ func exportRender(urlPtr, urlLen, revPtr, revLen, pathPtr, pathLen, cfgPtr, cfgL
 		Path:     liftString(pathPtr, pathLen),
 		Config:   liftString(cfgPtr, cfgLen),
 	}
+	collectorOn()
 	var res RenderResult
 	failure := call(func() []Diagnostic {
 		if renderer == nil {
