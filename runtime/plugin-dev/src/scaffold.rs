@@ -48,14 +48,6 @@ pub fn supported() -> Vec<(PluginKind, Lang)> {
 /// a directory that exists and is not empty.
 pub fn new(parent: &Path, plugin: &NewPlugin) -> Result<PathBuf> {
     validate_name(&plugin.name)?;
-    if let Some(description) = &plugin.description
-        && description.contains(['"', '\\', '\n', '{', '}'])
-    {
-        bail!(
-            "the description goes into source code as a string: write it on one line \
-             without quotes, backslashes or braces"
-        );
-    }
     let (kind, lang) = (plugin.kind, plugin.language);
     if !supported().contains(&(kind, lang)) {
         let pairs: Vec<String> = supported()
@@ -126,23 +118,57 @@ fn files(project: &Project) -> BTreeMap<String, Vec<u8>> {
         for (path, contents) in TEMPLATES {
             if let Some(rel) = path.strip_prefix(&prefix) {
                 let contents = match std::str::from_utf8(contents) {
-                    Ok(text) => fill(text, project).into_bytes(),
+                    Ok(text) => fill(text, project, rel).into_bytes(),
                     Err(_) => contents.to_vec(),
                 };
-                files.insert(fill(rel, project), contents);
+                files.insert(fill(rel, project, rel), contents);
             }
         }
     }
     files
 }
 
-/// `text` with the placeholders replaced.
-fn fill(text: &str, project: &Project) -> String {
-    text.replace("{{name}}", &project.name)
-        .replace("{{crate_name}}", &project.crate_name())
-        .replace("{{kind}}", project.kind.world())
-        .replace("{{description}}", &project.description)
-        .replace("{{version}}", &project.version)
+/// `text` with the placeholders replaced in one pass, so a description
+/// holding `{{name}}` stays as written. Outside Markdown the description is
+/// escaped as a double-quoted string's contents (JSON's escapes, which Rust,
+/// Go, C, JavaScript, Python and TOML all read the same), since templates put
+/// it in string literals and comments.
+fn fill(text: &str, project: &Project, path: &str) -> String {
+    let description = if path.ends_with(".md") {
+        project.description.clone()
+    } else {
+        let quoted = serde_json::to_string(&project.description).expect("a string serialises");
+        quoted[1..quoted.len() - 1].to_owned()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let value = after.find("}}").and_then(|end| {
+            let value = match &after[..end] {
+                "name" => project.name.clone(),
+                "crate_name" => project.crate_name(),
+                "kind" => project.kind.world().to_owned(),
+                "description" => description.clone(),
+                "version" => project.version.clone(),
+                _ => return None,
+            };
+            Some((value, end + 2))
+        });
+        match value {
+            Some((value, used)) => {
+                out.push_str(&value);
+                rest = &after[used..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn lang_title(lang: Lang) -> &'static str {
@@ -184,18 +210,20 @@ mod tests {
     }
 
     #[test]
-    fn refuses_a_description_that_would_break_the_sources() {
+    fn a_description_with_quotes_and_placeholders_is_escaped_once() {
         let parent = tempfile::tempdir().unwrap();
         let mut quoted = plugin(PluginKind::Policy, Lang::Python);
-        quoted.description = Some("Says \"no\"".into());
-        let err = new(parent.path(), &quoted).unwrap_err();
-        assert!(err.to_string().contains("without quotes"), "{err}");
-        quoted.description = Some("Denies pods without owners".into());
+        quoted.description = Some(r#"Says "no" to C:\ paths and {{name}}"#.into());
         let dir = new(parent.path(), &quoted).unwrap();
         let app = std::fs::read_to_string(dir.join("app.py")).unwrap();
         assert!(
-            app.contains("description=\"Denies pods without owners\""),
+            app.contains(r#"description="Says \"no\" to C:\\ paths and {{name}}""#),
             "{app}"
+        );
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        assert!(
+            readme.contains(r#"Says "no" to C:\ paths and {{name}}"#),
+            "{readme}"
         );
     }
 
