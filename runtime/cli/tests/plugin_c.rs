@@ -7,59 +7,37 @@
 //! (`tests/setup.sh` installs them); without them these tests fail with the
 //! install command, they do not skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::plugin::{
+    build_and_inspect, example_passes_shared_cases_and_runs_in_check, new_project, passed,
+};
+use common::{Sluice, repo, text};
+use std::process::Command;
 
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-c-cache")
-}
-
-fn sluice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLUICE_CACHE_DIR", cache())
-        .env_remove("SLUICE_LOG")
-        .output()
-        .expect("run sluice")
-}
-
-/// Runs sluice, asserting success; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = sluice(dir, args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "sluice {} failed:\n{stdout}\n{stderr}",
-        args.join(" ")
-    );
-    stdout
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn sluice() -> Sluice {
+    Sluice::new("plugin-c-cache")
 }
 
 /// `plugin new` → `plugin build` → `plugin test` in a temp dir, for `kind`.
 fn new_build_test(kind: &str) {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(
+        &sluice,
+        "c",
+        kind,
+        "demo",
+        &[
+            "sluice-plugin.yaml",
+            "plugin.c",
+            "README.md",
+            "sluice/sdk-c/sluice.h",
+            "sluice/sdk-c/sluice_json.c",
+            "wit/worlds.wit",
+        ],
+    );
     let p = parent.path();
-    ok(p, &["plugin", "new", "--kind", kind, "--lang", "c", "demo"]);
     let dir = p.join("demo");
-    for file in [
-        "sluice-plugin.yaml",
-        "plugin.c",
-        "README.md",
-        "sluice/sdk-c/sluice.h",
-        "sluice/sdk-c/sluice_json.c",
-        "wit/worlds.wit",
-    ] {
-        assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
-    }
     let code = std::fs::read_to_string(dir.join("plugin.c")).unwrap();
     assert!(code.contains(" * demo: "), "{code}");
     assert!(
@@ -67,9 +45,7 @@ fn new_build_test(kind: &str) {
         "a placeholder is left in plugin.c:\n{code}"
     );
 
-    ok(p, &["plugin", "build", "demo"]);
-    let wasm = dir.join("dist/demo.wasm");
-    assert!(wasm.is_file(), "no {}", wasm.display());
+    let inspect = build_and_inspect(&sluice, p, "demo", kind);
     for generated in [
         format!("{kind}.h"),
         format!("{kind}.c"),
@@ -81,12 +57,6 @@ fn new_build_test(kind: &str) {
             "no build/{generated}"
         );
     }
-
-    let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
-    assert!(
-        inspect.contains(&format!("kind:        {kind}")),
-        "{inspect}"
-    );
     // The metadata export answers what sluice-plugin.yaml says.
     assert!(inspect.contains("name:        demo"), "{inspect}");
     assert!(
@@ -94,9 +64,8 @@ fn new_build_test(kind: &str) {
         "{inspect}"
     );
 
-    let out = ok(p, &["plugin", "test", "demo"]);
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    assert!(passed >= 3, "{out}");
+    let out = sluice.ok(p, &["plugin", "test", "demo"]);
+    assert!(passed(&out) >= 3, "{out}");
     assert!(!out.contains("FAIL"), "{out}");
 }
 
@@ -113,12 +82,10 @@ fn a_new_c_renderer_builds_and_passes_its_tests() {
 #[test]
 fn c_supports_policy_and_renderer_only() {
     let parent = tempfile::tempdir().unwrap();
-    let out = sluice(
+    let stderr = sluice().fails(
         parent.path(),
         &["plugin", "new", "--kind", "source", "--lang", "c", "demo"],
     );
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
     assert!(
         stderr.contains("policy") && stderr.contains("renderer"),
         "{stderr}"
@@ -127,16 +94,12 @@ fn c_supports_policy_and_renderer_only() {
 
 #[test]
 fn a_build_without_clang_names_the_debian_packages() {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(&sluice, "c", "policy", "demo", &[]);
     let p = parent.path();
-    ok(
-        p,
-        &["plugin", "new", "--kind", "policy", "--lang", "c", "demo"],
-    );
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "build", "demo"])
-        .current_dir(p)
+    let out = sluice
+        .command(p, &["plugin", "build", "demo"])
         .env("PATH", empty.path())
         .output()
         .expect("run sluice");
@@ -151,10 +114,11 @@ fn a_build_without_clang_names_the_debian_packages() {
 
 #[test]
 fn a_description_with_quotes_reaches_the_metadata_intact() {
+    let sluice = sluice();
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
     let description = r#"Says "no" to C:\ paths and {{braces}}"#;
-    ok(
+    sluice.ok(
         p,
         &[
             "plugin",
@@ -168,8 +132,7 @@ fn a_description_with_quotes_reaches_the_metadata_intact() {
             description,
         ],
     );
-    ok(p, &["plugin", "build", "quoted"]);
-    let inspect = ok(p, &["plugin", "inspect", "quoted/dist/quoted.wasm"]);
+    let inspect = build_and_inspect(&sluice, p, "quoted", "policy");
     assert!(
         inspect.contains(&format!("description: {description}")),
         "{inspect}"
@@ -178,20 +141,15 @@ fn a_description_with_quotes_reaches_the_metadata_intact() {
 
 #[test]
 fn a_compile_error_shows_clangs_message() {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(&sluice, "c", "policy", "demo", &[]);
     let p = parent.path();
-    ok(
-        p,
-        &["plugin", "new", "--kind", "policy", "--lang", "c", "demo"],
-    );
     std::fs::write(
         p.join("demo/broken.c"),
         "int broken(void) { return missing; }\n",
     )
     .unwrap();
-    let out = sluice(p, &["plugin", "build", "demo"]);
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = sluice.fails(p, &["plugin", "build", "demo"]);
     assert!(
         stderr.contains("clang failed")
             && stderr.contains("broken.c:1:")
@@ -202,82 +160,7 @@ fn a_compile_error_shows_clangs_message() {
 
 #[test]
 fn the_c_example_passes_the_shared_cases_and_runs_in_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("require-resources.wasm");
-    let example = repo().join("examples/plugins/require-resources-c");
-    let wasm_arg = wasm.to_str().unwrap();
-    ok(
-        &repo(),
-        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
-    );
-    let out = ok(
-        &repo(),
-        &[
-            "plugin",
-            "test",
-            example.to_str().unwrap(),
-            "--component",
-            wasm_arg,
-        ],
-    );
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    let cases: usize = std::fs::read_dir(example.join("tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .matches("\n  - name: ")
-                .count()
-        })
-        .sum();
-    assert!(cases >= 10, "the shared fixture set has {cases} cases");
-    assert_eq!(passed, cases, "{out}");
-
-    // Through `sluice check`, as a Plugin object next to a Release.
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("app")).unwrap();
-    let objects = format!(
-        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: require-resources}}\n\
-         spec: {{kind: policy, file: {wasm_arg}}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Source\nmetadata: {{name: app}}\nspec: {{url: \"file://./app\"}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata: {{name: web}}\n\
-         spec:\n  sourceRef: {{name: app}}\n  renderer: {{plugin: plain}}\n  policies:\n\
-         \x20   - plugin: require-resources\n      config: {{maxLimits: {{memory: 1Gi}}}}\n"
-    );
-    std::fs::write(dir.join("sluice.yaml"), objects).unwrap();
-    let deployment = |resources: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n\
-             \x20     containers:\n        - name: web\n          image: nginx:1.27\n{resources}"
-        )
-    };
-    let good = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-                \x20           limits: {cpu: 500m, memory: 512Mi}\n";
-    let bad = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-               \x20           limits: {cpu: 500m, memory: 2Gi}\n";
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(bad)).unwrap();
-    let out = sluice(dir, &["check", "sluice.yaml"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert!(
-        stdout.contains(
-            "app/web.yaml:12:33: Deployment/web: spec.template.spec.containers[0].resources.limits.memory: \
-             container 'web' asks for a memory limit of 2Gi, above the ceiling of 1Gi [limit-too-high]"
-        ),
-        "{stdout}"
-    );
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(good)).unwrap();
-    let out = ok(dir, &["check", "sluice.yaml"]);
-    assert!(out.contains("allow"), "{out}");
+    example_passes_shared_cases_and_runs_in_check(&sluice(), "require-resources-c", "");
 }
 
 /// The SDK's JSON reader/writer and Kubernetes helpers, natively, with the
@@ -341,7 +224,7 @@ fn the_c_example_frees_exactly_what_it_owns() {
             .unwrap();
         }
     }
-    ok(tmp.path(), &["plugin", "build", "require-resources"]);
+    sluice().ok(tmp.path(), &["plugin", "build", "require-resources"]);
 
     let build = project.join("build");
     let exe = tmp.path().join("native_policy");

@@ -5,83 +5,47 @@
 //! Needs componentize-js 0.23 on PATH (`tests/setup.sh` installs it from npm);
 //! without it these tests fail with the install command, they do not skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::plugin::{
+    build_and_inspect, example_passes_shared_cases_and_runs_in_check, new_project, passed,
+};
+use common::{Sluice, text};
 
 /// Compiled plugins survive between runs here (JS components take seconds).
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-js-cache")
-}
-
-fn sluice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLUICE_CACHE_DIR", cache())
-        .env_remove("SLUICE_LOG")
-        .output()
-        .expect("run sluice")
-}
-
-/// Runs sluice, asserting success; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = sluice(dir, args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "sluice {} failed:\n{stdout}\n{stderr}",
-        args.join(" ")
-    );
-    stdout
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn sluice() -> Sluice {
+    Sluice::new("plugin-js-cache")
 }
 
 /// `plugin new` → `plugin build` → `plugin test` in a temp dir, for `kind`.
 fn new_build_test(kind: &str) {
-    let parent = tempfile::tempdir().unwrap();
-    let p = parent.path();
-    ok(
-        p,
-        &["plugin", "new", "--kind", kind, "--lang", "js", "demo"],
+    let sluice = sluice();
+    let (parent, _) = new_project(
+        &sluice,
+        "js",
+        kind,
+        "demo",
+        &[
+            "sluice-plugin.yaml",
+            "app.js",
+            "README.md",
+            "sluice/sdk-js/index.js",
+            "sluice/sdk-js/files.js",
+            "wit/worlds.wit",
+        ],
     );
-    let dir = p.join("demo");
-    for file in [
-        "sluice-plugin.yaml",
-        "app.js",
-        "README.md",
-        "sluice/sdk-js/index.js",
-        "sluice/sdk-js/files.js",
-        "wit/worlds.wit",
-    ] {
-        assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
-    }
-    let app = std::fs::read_to_string(dir.join("app.js")).unwrap();
+    let p = parent.path();
+    let app = std::fs::read_to_string(p.join("demo/app.js")).unwrap();
     assert!(app.contains("name: 'demo'"), "{app}");
     assert!(
         !app.contains("{{"),
         "a placeholder is left in app.js:\n{app}"
     );
 
-    ok(p, &["plugin", "build", "demo"]);
-    let wasm = dir.join("dist/demo.wasm");
-    assert!(wasm.is_file(), "no {}", wasm.display());
+    build_and_inspect(&sluice, p, "demo", kind);
 
-    let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
-    assert!(
-        inspect.contains(&format!("kind:        {kind}")),
-        "{inspect}"
-    );
-
-    let out = ok(p, &["plugin", "test", "demo"]);
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    assert!(passed >= 4, "{out}");
+    let out = sluice.ok(p, &["plugin", "test", "demo"]);
+    assert!(passed(&out) >= 4, "{out}");
     assert!(!out.contains("FAIL"), "{out}");
 }
 
@@ -98,12 +62,10 @@ fn a_new_js_renderer_builds_and_passes_its_tests() {
 #[test]
 fn js_supports_policy_and_renderer_only() {
     let parent = tempfile::tempdir().unwrap();
-    let out = sluice(
+    let stderr = sluice().fails(
         parent.path(),
         &["plugin", "new", "--kind", "rollout", "--lang", "js", "demo"],
     );
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
     assert!(
         stderr.contains("--kind policy --lang js") && stderr.contains("--kind renderer --lang js"),
         "{stderr}"
@@ -112,16 +74,12 @@ fn js_supports_policy_and_renderer_only() {
 
 #[test]
 fn a_build_without_componentize_js_says_how_to_install_it() {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(&sluice, "js", "policy", "demo", &[]);
     let p = parent.path();
-    ok(
-        p,
-        &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"],
-    );
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "build", "demo"])
-        .current_dir(p)
+    let out = sluice
+        .command(p, &["plugin", "build", "demo"])
         .env("PATH", empty.path())
         .output()
         .expect("run sluice");
@@ -136,19 +94,14 @@ fn a_build_without_componentize_js_says_how_to_install_it() {
 
 #[test]
 fn build_errors_name_the_file_and_the_fix() {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(&sluice, "js", "policy", "demo", &[]);
     let p = parent.path();
-    ok(
-        p,
-        &["plugin", "new", "--kind", "policy", "--lang", "js", "demo"],
-    );
     let app = p.join("demo/app.js");
     let source = std::fs::read_to_string(&app).unwrap();
 
     std::fs::write(&app, format!("{source}\nexport function broken( {{\n")).unwrap();
-    let out = sluice(p, &["plugin", "build", "demo"]);
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = sluice.fails(p, &["plugin", "build", "demo"]);
     assert!(
         stderr.contains("app.js:") && stderr.contains("SyntaxError"),
         "{stderr}"
@@ -161,9 +114,7 @@ fn build_errors_name_the_file_and_the_fix() {
         1,
     );
     std::fs::write(&app, with_files).unwrap();
-    let out = sluice(p, &["plugin", "build", "demo"]);
-    assert!(!out.status.success());
-    let stderr = text(&out.stderr);
+    let stderr = sluice.fails(p, &["plugin", "build", "demo"]);
     assert!(
         stderr.contains("files.js (wasi:filesystem) is for renderer and source plugins only"),
         "{stderr}"
@@ -172,81 +123,9 @@ fn build_errors_name_the_file_and_the_fix() {
 
 #[test]
 fn the_js_example_passes_the_shared_cases_and_runs_in_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("require-resources.wasm");
-    let example = repo().join("examples/plugins/require-resources-js");
-    let wasm_arg = wasm.to_str().unwrap();
-    ok(
-        &repo(),
-        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
+    example_passes_shared_cases_and_runs_in_check(
+        &sluice(),
+        "require-resources-js",
+        ", limits: {memory: 512Mi, timeout: 20s}",
     );
-    let out = ok(
-        &repo(),
-        &[
-            "plugin",
-            "test",
-            example.to_str().unwrap(),
-            "--component",
-            wasm_arg,
-        ],
-    );
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    let cases: usize = std::fs::read_dir(example.join("tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .matches("\n  - name: ")
-                .count()
-        })
-        .sum();
-    assert!(cases >= 10, "the shared fixture set has {cases} cases");
-    assert_eq!(passed, cases, "{out}");
-
-    // Through `sluice check`, as a Plugin object next to a Release.
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("app")).unwrap();
-    let objects = format!(
-        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: require-resources}}\n\
-         spec: {{kind: policy, file: {wasm_arg}, limits: {{memory: 512Mi, timeout: 20s}}}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Source\nmetadata: {{name: app}}\nspec: {{url: \"file://./app\"}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata: {{name: web}}\n\
-         spec:\n  sourceRef: {{name: app}}\n  renderer: {{plugin: plain}}\n  policies:\n\
-         \x20   - plugin: require-resources\n      config: {{maxLimits: {{memory: 1Gi}}}}\n"
-    );
-    std::fs::write(dir.join("sluice.yaml"), objects).unwrap();
-    let deployment = |resources: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n\
-             \x20     containers:\n        - name: web\n          image: nginx:1.27\n{resources}"
-        )
-    };
-    let good = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-                \x20           limits: {cpu: 500m, memory: 512Mi}\n";
-    let bad = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-               \x20           limits: {cpu: 500m, memory: 2Gi}\n";
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(bad)).unwrap();
-    let out = sluice(dir, &["check", "sluice.yaml"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert!(stdout.contains("deny"), "{stdout}");
-    assert!(
-        stdout.contains(
-            "app/web.yaml:12:33: Deployment/web: spec.template.spec.containers[0].resources.limits.memory: \
-             container 'web' asks for a memory limit of 2Gi, above the ceiling of 1Gi [limit-too-high]"
-        ),
-        "{stdout}"
-    );
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(good)).unwrap();
-    let out = ok(dir, &["check", "sluice.yaml"]);
-    assert!(out.contains("allow"), "{out}");
 }

@@ -6,61 +6,31 @@
 //! Needs componentize-py (`tests/setup.sh` installs it); without it these
 //! tests fail with the install command, they do not skip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::plugin::{example_passes_shared_cases_and_runs_in_check, new_project, passed};
+use common::{Sluice, text};
 
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-python-cache")
-}
-
-fn sluice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLUICE_CACHE_DIR", cache())
-        .env_remove("SLUICE_LOG")
-        .output()
-        .expect("run sluice")
-}
-
-/// Runs sluice, asserting success; returns stdout and stderr.
-fn ok(dir: &Path, args: &[&str]) -> (String, String) {
-    let out = sluice(dir, args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "sluice {} failed:\n{stdout}\n{stderr}",
-        args.join(" ")
-    );
-    (stdout, stderr)
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn sluice() -> Sluice {
+    Sluice::new("plugin-python-cache")
 }
 
 /// `plugin new` for `kind` in a temp dir; returns the parent (kept alive).
 fn scaffold(kind: &str) -> tempfile::TempDir {
-    let parent = tempfile::tempdir().unwrap();
-    let (stdout, _) = ok(
-        parent.path(),
-        &["plugin", "new", "--kind", kind, "--lang", "python", "demo"],
+    let (parent, stdout) = new_project(
+        &sluice(),
+        "python",
+        kind,
+        "demo",
+        &[
+            "sluice-plugin.yaml",
+            "app.py",
+            "README.md",
+            "wit/worlds.wit",
+        ],
     );
     assert!(stdout.contains("next: sluice plugin test"), "{stdout}");
-    let dir = parent.path().join("demo");
-    for file in [
-        "sluice-plugin.yaml",
-        "app.py",
-        "README.md",
-        "wit/worlds.wit",
-    ] {
-        assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
-    }
-    let app = std::fs::read_to_string(dir.join("app.py")).unwrap();
+    let app = std::fs::read_to_string(parent.path().join("demo/app.py")).unwrap();
     assert!(app.contains("name=\"demo\""), "{app}");
     assert!(
         !app.contains("{{"),
@@ -69,23 +39,20 @@ fn scaffold(kind: &str) -> tempfile::TempDir {
     parent
 }
 
-fn passed(stdout: &str) -> usize {
-    stdout.lines().filter(|l| l.starts_with("ok ")).count()
-}
-
 #[test]
 fn a_new_python_policy_builds_passes_and_reports_a_failing_case() {
+    let sluice = sluice();
     let parent = scaffold("policy");
     let p = parent.path();
 
-    let (_, stderr) = ok(p, &["plugin", "build", "demo"]);
+    let (_, stderr) = sluice.ok_with_stderr(p, &["plugin", "build", "demo"]);
     assert!(stderr.contains("built demo/dist/demo.wasm"), "{stderr}");
     let wasm = p.join("demo/dist/demo.wasm");
-    let (inspect, _) = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
+    let inspect = sluice.ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
     assert!(inspect.contains("kind:        policy"), "{inspect}");
 
     // Built and unchanged: `plugin test` uses the component as it is.
-    let (stdout, stderr) = ok(p, &["plugin", "test", "demo"]);
+    let (stdout, stderr) = sluice.ok_with_stderr(p, &["plugin", "test", "demo"]);
     assert_eq!(passed(&stdout), 4, "{stdout}");
     assert!(stdout.contains("4 passed, 0 failed"), "{stdout}");
     assert!(
@@ -97,7 +64,7 @@ fn a_new_python_policy_builds_passes_and_reports_a_failing_case() {
     let cases = p.join("demo/tests/labels.yaml");
     let yaml = std::fs::read_to_string(&cases).unwrap();
     std::fs::write(&cases, yaml.replacen("verdict: deny", "verdict: allow", 1)).unwrap();
-    let out = sluice(p, &["plugin", "test", "demo"]);
+    let out = sluice.run(p, &["plugin", "test", "demo"]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
     assert!(
@@ -112,7 +79,7 @@ fn a_new_python_policy_builds_passes_and_reports_a_failing_case() {
 
     // A broken test file is an error (exit 2) naming the file.
     std::fs::write(&cases, "cases:\n  - name: x\n    expect: {verdit: deny}\n").unwrap();
-    let out = sluice(p, &["plugin", "test", "demo"]);
+    let out = sluice.run(p, &["plugin", "test", "demo"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -125,7 +92,7 @@ fn a_new_python_policy_builds_passes_and_reports_a_failing_case() {
     let app = p.join("demo/app.py");
     let source = std::fs::read_to_string(&app).unwrap();
     std::fs::write(&app, source.replace("has no label", "lacks the label")).unwrap();
-    let out = sluice(p, &["plugin", "test", "demo"]);
+    let out = sluice.run(p, &["plugin", "test", "demo"]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert!(stderr.contains("built"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -137,9 +104,10 @@ fn a_new_python_policy_builds_passes_and_reports_a_failing_case() {
 
 #[test]
 fn a_new_python_renderer_builds_and_passes_its_tests() {
+    let sluice = sluice();
     let parent = scaffold("renderer");
     // `plugin test` alone builds the missing component first.
-    let (stdout, stderr) = ok(parent.path(), &["plugin", "test", "demo"]);
+    let (stdout, stderr) = sluice.ok_with_stderr(parent.path(), &["plugin", "test", "demo"]);
     assert!(stderr.contains("built"), "{stderr}");
     assert!(parent.path().join("demo/dist/demo.wasm").is_file());
     assert_eq!(passed(&stdout), 3, "{stdout}");
@@ -148,9 +116,10 @@ fn a_new_python_renderer_builds_and_passes_its_tests() {
 
 #[test]
 fn python_supports_policy_and_renderer_and_names_what_to_install() {
+    let sluice = sluice();
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
-    let out = sluice(
+    let out = sluice.run(
         p,
         &[
             "plugin", "new", "--kind", "rollout", "--lang", "python", "demo",
@@ -166,13 +135,13 @@ fn python_supports_policy_and_renderer_and_names_what_to_install() {
     );
     assert!(!p.join("demo").exists());
 
-    ok(
+    sluice.ok(
         p,
         &[
             "plugin", "new", "--kind", "policy", "--lang", "python", "demo",
         ],
     );
-    let out = sluice(
+    let out = sluice.run(
         p,
         &[
             "plugin", "new", "--kind", "policy", "--lang", "python", "demo",
@@ -181,9 +150,8 @@ fn python_supports_policy_and_renderer_and_names_what_to_install() {
     assert!(text(&out.stderr).contains("already exists and is not empty"));
 
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "build", "demo"])
-        .current_dir(p)
+    let out = sluice
+        .command(p, &["plugin", "build", "demo"])
         .env("PATH", empty.path())
         .output()
         .expect("run sluice");
@@ -198,85 +166,9 @@ fn python_supports_policy_and_renderer_and_names_what_to_install() {
 
 #[test]
 fn the_python_example_passes_the_shared_cases_and_runs_in_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("require-resources.wasm");
-    let example = repo().join("examples/plugins/require-resources-py");
-    let wasm_arg = wasm.to_str().unwrap();
-    ok(
-        &repo(),
-        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
+    example_passes_shared_cases_and_runs_in_check(
+        &sluice(),
+        "require-resources-py",
+        ", limits: {timeout: 20s}",
     );
-    let (stdout, _) = ok(
-        &repo(),
-        &[
-            "plugin",
-            "test",
-            example.to_str().unwrap(),
-            "--component",
-            wasm_arg,
-        ],
-    );
-    let cases: usize = std::fs::read_dir(example.join("tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .matches("\n  - name: ")
-                .count()
-        })
-        .sum();
-    assert!(cases >= 10, "the shared fixture set has {cases} cases");
-    assert_eq!(passed(&stdout), cases, "{stdout}");
-
-    // Through `sluice check`, as a Plugin object next to a Release.
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("app")).unwrap();
-    let objects = format!(
-        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: require-resources}}\n\
-         spec: {{kind: policy, file: {wasm_arg}, limits: {{timeout: 20s}}}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Source\nmetadata: {{name: app}}\nspec: {{url: \"file://./app\"}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata: {{name: web}}\n\
-         spec:\n  sourceRef: {{name: app}}\n  renderer: {{plugin: plain}}\n  policies:\n\
-         \x20   - plugin: require-resources\n      config: {{maxLimits: {{memory: 1Gi}}}}\n"
-    );
-    std::fs::write(dir.join("sluice.yaml"), objects).unwrap();
-    let deployment = |limits: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n\
-             \x20     containers:\n        - name: web\n          image: nginx:1.27\n\
-             \x20         resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n\
-             \x20           limits: {limits}\n"
-        )
-    };
-
-    std::fs::write(
-        dir.join("app/web.yaml"),
-        deployment("{cpu: 500m, memory: 2Gi}"),
-    )
-    .unwrap();
-    let out = sluice(dir, &["check", "sluice.yaml"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert!(
-        stdout.contains(
-            "app/web.yaml:12:33: Deployment/web: spec.template.spec.containers[0].resources.limits.memory: \
-             container 'web' asks for a memory limit of 2Gi, above the ceiling of 1Gi [limit-too-high]"
-        ),
-        "{stdout}"
-    );
-
-    std::fs::write(
-        dir.join("app/web.yaml"),
-        deployment("{cpu: 500m, memory: 512Mi}"),
-    )
-    .unwrap();
-    let (stdout, _) = ok(dir, &["check", "sluice.yaml"]);
-    assert!(stdout.contains("allow"), "{stdout}");
 }

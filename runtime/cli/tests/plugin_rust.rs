@@ -4,12 +4,14 @@
 //! `sluice check` through a `Plugin` object. Needs the `wasm32-wasip2` target
 //! (`rustup target add wasm32-wasip2`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::plugin::{
+    build_and_inspect, cases, example_passes_shared_cases_and_runs_in_check, new_project, passed,
+};
+use common::{Sluice, repo, text};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The nested cargo builds get a target directory of their own (its own
 /// lock, so they never wait on the build running this test), kept between
@@ -21,101 +23,49 @@ fn plugin_target() -> PathBuf {
         .join("plugin-dev")
 }
 
-fn cache() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-rust-cache")
-}
-
-fn sluice(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        .current_dir(dir)
-        .env("SLUICE_CACHE_DIR", cache())
-        .env("CARGO_TARGET_DIR", plugin_target())
-        .env_remove("SLUICE_LOG")
-        .output()
-        .expect("run sluice")
-}
-
-/// Runs sluice, asserting success; returns stdout.
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = sluice(dir, args);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(
-        out.status.success(),
-        "sluice {} failed:\n{stdout}\n{stderr}",
-        args.join(" ")
-    );
-    stdout
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Fixture cases in the `*.yaml` files of `dir`.
-fn cases(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .map(|p| {
-            std::fs::read_to_string(p)
-                .unwrap()
-                .matches("\n  - name: ")
-                .count()
-        })
-        .sum()
+fn sluice() -> Sluice {
+    Sluice::new("plugin-rust-cache").env("CARGO_TARGET_DIR", plugin_target())
 }
 
 /// `plugin new` → `plugin build` → `inspect` for `kind`; returns the temp
 /// dir holding the project `demo-<kind>`.
 fn new_and_build(kind: &str) -> tempfile::TempDir {
-    let parent = tempfile::tempdir().unwrap();
-    let p = parent.path();
+    let sluice = sluice();
     let name = format!("demo-{kind}");
-    ok(
-        p,
-        &["plugin", "new", "--kind", kind, "--lang", "rust", &name],
+    let (parent, _) = new_project(
+        &sluice,
+        "rust",
+        kind,
+        &name,
+        &[
+            "sluice-plugin.yaml",
+            "Cargo.toml",
+            "src/lib.rs",
+            "README.md",
+            "sluice/sdk/Cargo.toml",
+            "sluice/sdk/src/lib.rs",
+            "wit/worlds.wit",
+        ],
     );
-    let dir = p.join(&name);
-    for file in [
-        "sluice-plugin.yaml",
-        "Cargo.toml",
-        "src/lib.rs",
-        "README.md",
-        "sluice/sdk/Cargo.toml",
-        "sluice/sdk/src/lib.rs",
-        "wit/worlds.wit",
-    ] {
-        assert!(dir.join(file).is_file(), "plugin new wrote no {file}");
-    }
-    let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let p = parent.path();
+    let cargo = std::fs::read_to_string(p.join(&name).join("Cargo.toml")).unwrap();
     assert!(
         cargo.contains(&format!(
             "sluice-plugin-sdk = {{ path = \"sluice/sdk\", features = [\"{kind}\"] }}"
         )),
         "{cargo}"
     );
-    ok(p, &["plugin", "build", &name]);
-    let wasm = dir.join(format!("dist/{name}.wasm"));
-    assert!(wasm.is_file(), "no {}", wasm.display());
-
-    let inspect = ok(p, &["plugin", "inspect", wasm.to_str().unwrap()]);
-    assert!(
-        inspect.contains(&format!("kind:        {kind}")),
-        "{inspect}"
-    );
+    build_and_inspect(&sluice, p, &name, kind);
     parent
 }
 
 fn new_build_test(kind: &str) {
     let parent = new_and_build(kind);
     let dir = parent.path().join(format!("demo-{kind}"));
-    let out = ok(parent.path(), &["plugin", "test", &format!("demo-{kind}")]);
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
+    let out = sluice().ok(parent.path(), &["plugin", "test", &format!("demo-{kind}")]);
     let expected = cases(&dir.join("tests"));
     assert!(expected >= 3, "the template has {expected} cases");
-    assert_eq!(passed, expected, "{out}");
+    assert_eq!(passed(&out), expected, "{out}");
     assert!(!out.contains("FAIL"), "{out}");
 }
 
@@ -138,14 +88,9 @@ fn new_rust_source_and_rollout_plugins_build() {
 
 #[test]
 fn a_missing_wasm_target_names_the_rustup_command() {
-    let parent = tempfile::tempdir().unwrap();
+    let sluice = sluice();
+    let (parent, _) = new_project(&sluice, "rust", "policy", "demo", &[]);
     let p = parent.path();
-    ok(
-        p,
-        &[
-            "plugin", "new", "--kind", "policy", "--lang", "rust", "demo",
-        ],
-    );
     // A rustc whose sysroot has no wasm32-wasip2 standard library.
     let bin = p.join("bin");
     let sysroot = p.join("sysroot");
@@ -160,9 +105,8 @@ fn a_missing_wasm_target_names_the_rustup_command() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["plugin", "build", "demo"])
-        .current_dir(p)
+    let out = sluice
+        .command(p, &["plugin", "build", "demo"])
         .env("PATH", path)
         .output()
         .unwrap();
@@ -202,71 +146,5 @@ fn the_rust_sdk_passes_its_native_tests_with_every_world() {
 
 #[test]
 fn the_rust_example_passes_the_shared_cases_and_runs_in_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let wasm = tmp.path().join("require-resources.wasm");
-    let example = repo().join("examples/plugins/require-resources-rs");
-    let wasm_arg = wasm.to_str().unwrap();
-    ok(
-        &repo(),
-        &["plugin", "build", example.to_str().unwrap(), "-o", wasm_arg],
-    );
-    let out = ok(
-        &repo(),
-        &[
-            "plugin",
-            "test",
-            example.to_str().unwrap(),
-            "--component",
-            wasm_arg,
-        ],
-    );
-    let passed = out.lines().filter(|l| l.starts_with("ok ")).count();
-    let cases = cases(&example.join("tests"));
-    assert!(cases >= 10, "the shared fixture set has {cases} cases");
-    assert_eq!(passed, cases, "{out}");
-
-    // Through `sluice check`, as a Plugin object next to a Release.
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("app")).unwrap();
-    let objects = format!(
-        "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: require-resources}}\n\
-         spec: {{kind: policy, file: {wasm_arg}}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Source\nmetadata: {{name: app}}\nspec: {{url: \"file://./app\"}}\n---\n\
-         apiVersion: sluice.dev/v1alpha1\nkind: Release\nmetadata: {{name: web}}\n\
-         spec:\n  sourceRef: {{name: app}}\n  renderer: {{plugin: plain}}\n  policies:\n\
-         \x20   - plugin: require-resources\n      config: {{maxLimits: {{memory: 1Gi}}}}\n"
-    );
-    std::fs::write(dir.join("sluice.yaml"), objects).unwrap();
-    let deployment = |resources: &str| {
-        format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n\
-             \x20     containers:\n        - name: web\n          image: nginx:1.27\n{resources}"
-        )
-    };
-    let good = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-                \x20           limits: {cpu: 500m, memory: 512Mi}\n";
-    let bad = "          resources:\n            requests: {cpu: 100m, memory: 128Mi}\n\
-               \x20           limits: {cpu: 500m, memory: 2Gi}\n";
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(bad)).unwrap();
-    let out = sluice(dir, &["check", "sluice.yaml"]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert!(stdout.contains("deny"), "{stdout}");
-    assert!(
-        stdout.contains(
-            "app/web.yaml:12:33: Deployment/web: spec.template.spec.containers[0].resources.limits.memory: \
-             container 'web' asks for a memory limit of 2Gi, above the ceiling of 1Gi [limit-too-high]"
-        ),
-        "{stdout}"
-    );
-
-    std::fs::write(dir.join("app/web.yaml"), deployment(good)).unwrap();
-    let out = ok(dir, &["check", "sluice.yaml"]);
-    assert!(out.contains("allow"), "{out}");
+    example_passes_shared_cases_and_runs_in_check(&sluice(), "require-resources-rs", "");
 }
