@@ -5,32 +5,22 @@
 //! tampered and foreign-signed bundles are refused with messages naming
 //! the reference, the digests and what to do.
 
+mod common;
+
+use common::bundle::{blob, build, builtin_wasm, builtins, keygen, push, sign, verify};
+use common::{Sluice, text};
 use serde_json::Value;
 use sluice_tests::servers::registry::Registry;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 use std::time::Instant;
 
-const PASSWORD: &str = "correct horse";
-
-fn sluice(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(args)
-        // Compiled plugins are shared by the tests of this file.
-        .args([
-            "--cache-dir",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/bundle-cache"),
-        ])
-        .env_remove("SLUICE_LOG")
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .expect("run sluice")
+fn cli() -> Sluice {
+    common::bundle::cli("bundle-cache")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn sluice(args: &[&str]) -> Output {
+    cli().run(common::bundle::here(), args)
 }
 
 #[track_caller]
@@ -77,38 +67,9 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    std::fs::read(
-        layout
-            .join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:")),
-    )
-    .unwrap()
-}
-
-/// The built-ins bundle, built once per test binary: its layout and the
-/// JSON listing `bundle build` printed.
-fn builtins() -> &'static (tempfile::TempDir, Value) {
-    static BUILT: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("builtins");
-        let listing = ok(sluice(&[
-            "bundle",
-            "build",
-            "--builtins",
-            "-o",
-            out.to_str().unwrap(),
-            "--format",
-            "json",
-        ]));
-        (dir, serde_json::from_str(&listing).unwrap())
-    })
-}
-
 #[test]
 fn builtins_bundle_lists_every_builtin_and_round_trips_bit_identical() {
-    let (dir, listing) = builtins();
+    let (dir, listing) = builtins(&cli());
     let layout = dir.path().join("builtins");
 
     // Every built-in, with its kind, version and the digest of its blob.
@@ -161,13 +122,7 @@ fn builtins_bundle_lists_every_builtin_and_round_trips_bit_identical() {
     let registry = Registry::start();
     let url = format!("oci://{}:v1", registry.repository("sluice/builtins"));
     let started = Instant::now();
-    let pushed = ok(sluice(&[
-        "bundle",
-        "push",
-        layout.to_str().unwrap(),
-        &url,
-        "--insecure",
-    ]));
+    let pushed = ok(push(&cli(), &layout, &url, &[]));
     let push_time = started.elapsed();
     let pushed = pushed.trim();
     assert_eq!(
@@ -197,17 +152,7 @@ fn builtins_bundle_lists_every_builtin_and_round_trips_bit_identical() {
 /// A bundle directory with one plugin (a built-in's component copied out
 /// of the built-ins bundle) and one policy file.
 fn bundle_dir(root: &Path, version: &str, capabilities: &str) -> PathBuf {
-    let (dir, listing) = builtins();
-    let entry = listing["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "verify-images")
-        .unwrap();
-    let wasm = blob(
-        &dir.path().join("builtins"),
-        entry["digest"].as_str().unwrap(),
-    );
+    let wasm = builtin_wasm(&cli(), "verify-images");
     let src = root.join(format!("src-{version}"));
     std::fs::create_dir_all(src.join("plugins")).unwrap();
     std::fs::create_dir_all(src.join("policies")).unwrap();
@@ -227,6 +172,18 @@ fn bundle_dir(root: &Path, version: &str, capabilities: &str) -> PathBuf {
     src
 }
 
+/// [`bundle_dir`] (declaring cosign) built into `root/<layout>` and pushed
+/// to `url`; returns the pinned reference the push printed.
+fn build_and_push(root: &Path, version: &str, layout: &str, url: &str) -> String {
+    let layout = root.join(layout);
+    ok(build(
+        &cli(),
+        &bundle_dir(root, version, "[cosign]"),
+        &layout,
+    ));
+    ok(push(&cli(), &layout, url, &[])).trim().to_string()
+}
+
 #[test]
 fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
     let root = tempfile::tempdir().unwrap();
@@ -238,12 +195,7 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
     let mine = root.path().join("mine");
     let other = root.path().join("other");
     for dir in [&mine, &other] {
-        ok(sluice(&[
-            "bundle",
-            "keygen",
-            "--output-dir",
-            dir.to_str().unwrap(),
-        ]));
+        ok(keygen(&cli(), dir));
     }
     let key = std::fs::read_to_string(mine.join("cosign.key")).unwrap();
     assert!(
@@ -264,28 +216,18 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
 
     // Build: an undeclared import is a warning; then declared, none.
     let out_dir = root.path().join("layout");
-    let warned = sluice(&[
-        "bundle",
-        "build",
-        bundle_dir(root.path(), "1.0.0", "[]").to_str().unwrap(),
-        "-o",
-        out_dir.to_str().unwrap(),
-    ]);
+    let warned = build(&cli(), &bundle_dir(root.path(), "1.0.0", "[]"), &out_dir);
     let stderr = text(&warned.stderr);
     ok(warned);
     assert!(
         stderr.contains("warning: plugin 'verify-images' imports cosign"),
         "{stderr}"
     );
-    let built = sluice(&[
-        "bundle",
-        "build",
-        bundle_dir(root.path(), "1.0.0", "[cosign]")
-            .to_str()
-            .unwrap(),
-        "-o",
-        out_dir.to_str().unwrap(),
-    ]);
+    let built = build(
+        &cli(),
+        &bundle_dir(root.path(), "1.0.0", "[cosign]"),
+        &out_dir,
+    );
     assert!(
         !text(&built.stderr).contains("warning"),
         "{}",
@@ -297,25 +239,12 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
         "{listing}"
     );
 
-    let pushed = ok(sluice(&[
-        "bundle",
-        "push",
-        out_dir.to_str().unwrap(),
-        &tag,
-        "--insecure",
-    ]));
+    let pushed = ok(push(&cli(), &out_dir, &tag, &[]));
     let pinned = pushed.trim().to_string();
     let digest = pinned.rsplit_once('@').unwrap().1.to_string();
 
     // Unsigned: refused, saying how to sign.
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        &pinned,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    let e = fails(verify(&cli(), &pinned, &[&mine_pub]));
     assert!(
         e.contains(&format!("bundle {pinned} ({digest}) is not signed")),
         "{e}"
@@ -326,10 +255,18 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
     );
 
     // A wrong password is named as such.
-    let wrong = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["bundle", "sign", &pinned, "--key"])
-        .arg(mine.join("cosign.key"))
-        .arg("--insecure")
+    let wrong = cli()
+        .command(
+            common::bundle::here(),
+            &[
+                "bundle",
+                "sign",
+                &pinned,
+                "--key",
+                mine.join("cosign.key").to_str().unwrap(),
+                "--insecure",
+            ],
+        )
         .env("COSIGN_PASSWORD", "wrong")
         .output()
         .unwrap();
@@ -337,89 +274,31 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
     assert!(e.contains("COSIGN_PASSWORD"), "{e}");
 
     // Signed: verifies with its key, not with another.
-    let sig = ok(sluice(&[
-        "bundle",
-        "sign",
-        &pinned,
-        "--key",
-        mine.join("cosign.key").to_str().unwrap(),
-        "--insecure",
-    ]));
+    let sig = ok(sign(&cli(), &pinned, &mine.join("cosign.key")));
     assert_eq!(
         sig.trim(),
         format!("{repo}:{}.sig", digest.replace(':', "-"))
     );
-    let verified = sluice(&[
-        "bundle",
-        "verify",
-        &pinned,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]);
+    let verified = verify(&cli(), &pinned, &[&mine_pub]);
     assert!(
         text(&verified.stderr).contains("is signed by"),
         "{}",
         text(&verified.stderr)
     );
     ok(verified);
-    ok(sluice(&[
-        "bundle",
-        "verify",
-        &tag,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        &pinned,
-        "--key",
-        other_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    ok(verify(&cli(), &tag, &[&mine_pub]));
+    let e = fails(verify(&cli(), &pinned, &[&other_pub]));
     assert!(e.contains("has no valid signature by the given key"), "{e}");
 
     // Another bundle pushed under the same tag: the tag now names an
     // unsigned digest; the pinned digest still verifies.
-    let swapped = root.path().join("swapped");
-    ok(sluice(&[
-        "bundle",
-        "build",
-        bundle_dir(root.path(), "1.0.1", "[cosign]")
-            .to_str()
-            .unwrap(),
-        "-o",
-        swapped.to_str().unwrap(),
-    ]));
-    ok(sluice(&[
-        "bundle",
-        "push",
-        swapped.to_str().unwrap(),
-        &tag,
-        "--insecure",
-    ]));
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        &tag,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    build_and_push(root.path(), "1.0.1", "swapped", &tag);
+    let e = fails(verify(&cli(), &tag, &[&mine_pub]));
     assert!(
         e.contains(&format!("bundle {tag} (sha256:")) && e.contains("is not signed"),
         "{e}"
     );
-    ok(sluice(&[
-        "bundle",
-        "verify",
-        &pinned,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    ok(verify(&cli(), &pinned, &[&mine_pub]));
 
     // A component overwritten in the registry's storage: refused, naming
     // the blob and both digests, signature or not.
@@ -442,25 +321,18 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
     let n = bytes.len();
     bytes[n / 2] ^= 0xff;
     std::fs::write(&stored, &bytes).unwrap();
-    for args in [
-        vec![
-            "bundle",
-            "verify",
-            &pinned,
-            "--key",
-            mine_pub.to_str().unwrap(),
-            "--insecure",
-        ],
-        vec![
+    for out in [
+        verify(&cli(), &pinned, &[&mine_pub]),
+        sluice(&[
             "bundle",
             "pull",
             &pinned,
             "-o",
             "/nonexistent/never",
             "--insecure",
-        ],
+        ]),
     ] {
-        let e = fails(sluice(&args));
+        let e = fails(out);
         assert!(
             e.contains(&format!("bundle {pinned} was tampered with")),
             "{e}"
@@ -483,14 +355,7 @@ fn signed_bundle_verifies_and_unsigned_tampered_or_foreign_ones_are_refused() {
         .unwrap()
         .replace("\"platform\"", "\"platforn\"");
     std::fs::write(&stored, changed).unwrap();
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        &pinned,
-        "--key",
-        mine_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    let e = fails(verify(&cli(), &pinned, &[&mine_pub]));
     assert!(
         e.contains(&format!(
             "bundle {pinned} was tampered with: the manifest has digest sha256:"
@@ -510,13 +375,7 @@ fn bundle_yaml_mistakes_name_file_and_line() {
     )
     .unwrap();
     let out = root.path().join("out");
-    let e = fails(sluice(&[
-        "bundle",
-        "build",
-        src.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]));
+    let e = fails(build(&cli(), &src, &out));
     assert!(
         e.contains(&format!(
             "{}:5: plugins[0].path: {} does not exist",
@@ -537,13 +396,7 @@ fn bundle_yaml_mistakes_name_file_and_line() {
         "- plugin: guardrails\n- plugin: nowhere\n",
     )
     .unwrap();
-    let e = fails(sluice(&[
-        "bundle",
-        "build",
-        src.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]));
+    let e = fails(build(&cli(), &src, &out));
     assert!(
         e.contains(&format!(
             "{}:2: policy 'nowhere': plugin 'nowhere' is neither in this bundle",
@@ -560,25 +413,9 @@ fn bundle_yaml_mistakes_name_file_and_line() {
 fn a_signature_by_an_independent_cosign_writer_verifies() {
     let root = tempfile::tempdir().unwrap();
     let registry = Registry::start();
-    let layout = root.path().join("layout");
-    ok(sluice(&[
-        "bundle",
-        "build",
-        bundle_dir(root.path(), "2.0.0", "[cosign]")
-            .to_str()
-            .unwrap(),
-        "-o",
-        layout.to_str().unwrap(),
-    ]));
     let url = format!("oci://{}:2.0.0", registry.repository("team/bundle"));
-    let pinned = ok(sluice(&[
-        "bundle",
-        "push",
-        layout.to_str().unwrap(),
-        &url,
-        "--insecure",
-    ]));
-    let pinned = pinned.trim();
+    let pinned = build_and_push(root.path(), "2.0.0", "layout", &url);
+    let pinned = pinned.as_str();
     let digest = pinned.rsplit_once('@').unwrap().1;
 
     let signer = sluice_tests::cosign::KeyPair::generate();
@@ -595,35 +432,12 @@ fn a_signature_by_an_independent_cosign_writer_verifies() {
     let stranger_pub = root.path().join("stranger.pub");
     std::fs::write(&signer_pub, signer.public_key_pem()).unwrap();
     std::fs::write(&stranger_pub, stranger.public_key_pem()).unwrap();
-    ok(sluice(&[
-        "bundle",
-        "verify",
-        pinned,
-        "--key",
-        signer_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        pinned,
-        "--key",
-        stranger_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    ok(verify(&cli(), pinned, &[&signer_pub]));
+    let e = fails(verify(&cli(), pinned, &[&stranger_pub]));
     assert!(e.contains("has no valid signature by the given key"), "{e}");
 
     // Several keys: one check, a signature by any of them is accepted.
-    let out = sluice(&[
-        "bundle",
-        "verify",
-        pinned,
-        "--key",
-        stranger_pub.to_str().unwrap(),
-        "--key",
-        signer_pub.to_str().unwrap(),
-        "--insecure",
-    ]);
+    let out = verify(&cli(), pinned, &[&stranger_pub, &signer_pub]);
     let stderr = text(&out.stderr);
     ok(out);
     assert!(
@@ -634,16 +448,7 @@ fn a_signature_by_an_independent_cosign_writer_verifies() {
         )),
         "{stderr}"
     );
-    let e = fails(sluice(&[
-        "bundle",
-        "verify",
-        pinned,
-        "--key",
-        stranger_pub.to_str().unwrap(),
-        "--key",
-        stranger_pub.to_str().unwrap(),
-        "--insecure",
-    ]));
+    let e = fails(verify(&cli(), pinned, &[&stranger_pub, &stranger_pub]));
     assert!(
         e.contains("has no valid signature by any of the 2 given keys"),
         "{e}"
@@ -708,40 +513,11 @@ fn a_plugin_project_is_built_into_the_bundle() {
 fn fetch_serves_a_pinned_bundle_from_its_cache() {
     let root = tempfile::tempdir().unwrap();
     let registry = Registry::start();
-    let layout = root.path().join("layout");
-    ok(sluice(&[
-        "bundle",
-        "build",
-        bundle_dir(root.path(), "3.0.0", "[cosign]")
-            .to_str()
-            .unwrap(),
-        "-o",
-        layout.to_str().unwrap(),
-    ]));
     let url = format!("oci://{}:3.0.0", registry.repository("cached/bundle"));
-    let pinned = ok(sluice(&[
-        "bundle",
-        "push",
-        layout.to_str().unwrap(),
-        &url,
-        "--insecure",
-    ]));
-    let pinned = pinned.trim().to_string();
+    let pinned = build_and_push(root.path(), "3.0.0", "layout", &url);
     let keys = root.path().join("keys");
-    ok(sluice(&[
-        "bundle",
-        "keygen",
-        "--output-dir",
-        keys.to_str().unwrap(),
-    ]));
-    ok(sluice(&[
-        "bundle",
-        "sign",
-        &pinned,
-        "--key",
-        keys.join("cosign.key").to_str().unwrap(),
-        "--insecure",
-    ]));
+    ok(keygen(&cli(), &keys));
+    ok(sign(&cli(), &pinned, &keys.join("cosign.key")));
     let cache = root.path().join("cache");
     let options = sluice_bundle::FetchOptions {
         insecure: true,

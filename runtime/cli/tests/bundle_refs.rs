@@ -7,39 +7,30 @@
 //! asking for a capability the admin did not allow is refused before it
 //! runs; a PolicySet adds a bundle's policies, run by the bundle's plugin.
 
+mod common;
+
+use common::bundle::{build, builtin_wasm, builtins, here, keygen, push, sign};
+use common::{Sluice, text};
 use serde_json::Value;
 use sluice_tests::servers::registry::Registry;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 
-const PASSWORD: &str = "correct horse";
-
-/// `sluice ARGS` with no Docker credentials unless `docker_config` names
-/// a directory holding a config.json.
-fn command(args: &[&str], docker_config: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
-    command
-        .args(args)
-        // Compiled plugins are shared by the tests of this file.
-        .args([
-            "--cache-dir",
-            concat!(env!("CARGO_TARGET_TMPDIR"), "/bundle-refs-cache"),
-        ])
-        .env_remove("SLUICE_LOG")
-        .env("COSIGN_PASSWORD", PASSWORD)
-        .env("DOCKER_CONFIG", docker_config);
-    command
+fn cli() -> Sluice {
+    common::bundle::cli("bundle-refs-cache")
 }
 
 fn sluice(args: &[&str]) -> Output {
-    command(args, Path::new(env!("CARGO_TARGET_TMPDIR")))
-        .output()
-        .expect("run sluice")
+    cli().run(here(), args)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// Expects `out` to have exited with `code`; returns stdout and stderr
+/// together.
+#[track_caller]
+fn exited(code: i32, out: Output) -> String {
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(code), "{all}");
+    all
 }
 
 /// Runs sluice, expecting `code`; returns stdout and stderr together.
@@ -49,43 +40,6 @@ fn exits(code: i32, args: &[&str]) -> String {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(code), "sluice {args:?}:\n{all}");
     all
-}
-
-/// The built-ins bundle, built once per test binary: its layout's
-/// directory and the JSON listing `bundle build` printed.
-fn builtins() -> &'static (tempfile::TempDir, Value) {
-    static BUILT: OnceLock<(tempfile::TempDir, Value)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("builtins");
-        let built = sluice(&[
-            "bundle",
-            "build",
-            "--builtins",
-            "-o",
-            out.to_str().unwrap(),
-            "--format",
-            "json",
-        ]);
-        assert!(built.status.success(), "{}", text(&built.stderr));
-        (dir, serde_json::from_slice(&built.stdout).unwrap())
-    })
-}
-
-/// The component of built-in `name`, copied out of the built-ins bundle.
-fn builtin_wasm(name: &str) -> Vec<u8> {
-    let (dir, listing) = builtins();
-    let entry = listing["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == name)
-        .unwrap();
-    let hex = entry["digest"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("sha256:");
-    std::fs::read(dir.path().join("builtins/blobs/sha256").join(hex)).unwrap()
 }
 
 /// Builds a bundle (`version`) with `guardrails`, `verify-images`
@@ -101,7 +55,11 @@ fn push_bundle_with(root: &Path, version: &str, url: &str, push_args: &[&str]) -
     let src = root.join(format!("bundle-{version}"));
     std::fs::create_dir_all(src.join("plugins")).unwrap();
     for name in ["guardrails", "verify-images"] {
-        std::fs::write(src.join(format!("plugins/{name}.wasm")), builtin_wasm(name)).unwrap();
+        std::fs::write(
+            src.join(format!("plugins/{name}.wasm")),
+            builtin_wasm(&cli(), name),
+        )
+        .unwrap();
     }
     std::fs::write(
         src.join("bundle.yaml"),
@@ -116,25 +74,8 @@ fn push_bundle_with(root: &Path, version: &str, url: &str, push_args: &[&str]) -
     )
     .unwrap();
     let layout = root.join(format!("layout-{version}"));
-    exits(
-        0,
-        &[
-            "bundle",
-            "build",
-            src.to_str().unwrap(),
-            "-o",
-            layout.to_str().unwrap(),
-        ],
-    );
-    let mut args = vec![
-        "bundle",
-        "push",
-        layout.to_str().unwrap(),
-        url,
-        "--insecure",
-    ];
-    args.extend_from_slice(push_args);
-    let pushed = sluice(&args);
+    exited(0, build(&cli(), &src, &layout));
+    let pushed = push(&cli(), &layout, url, push_args);
     assert!(pushed.status.success(), "{}", text(&pushed.stderr));
     text(&pushed.stdout).trim().to_string()
 }
@@ -193,10 +134,7 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
     let keys = root.path().join("keys");
     for who in ["mine", "other"] {
         let dir = keys.join(who);
-        exits(
-            0,
-            &["bundle", "keygen", "--output-dir", dir.to_str().unwrap()],
-        );
+        exited(0, keygen(&cli(), &dir));
     }
     let mine = keys.join("mine/cosign.pub");
     let other = keys.join("other/cosign.pub");
@@ -209,17 +147,7 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
     };
 
     // Signed and pinned: admitted, and its verdict is the release's.
-    exits(
-        0,
-        &[
-            "bundle",
-            "sign",
-            &pinned,
-            "--key",
-            keys.join("mine/cosign.key").to_str().unwrap(),
-            "--insecure",
-        ],
-    );
+    exited(0, sign(&cli(), &pinned, &keys.join("mine/cosign.key")));
     let (file, line) = objects(
         &dir,
         USES_LIMITS,
@@ -388,7 +316,7 @@ fn a_plugin_asking_for_more_than_allowed_is_refused_before_it_runs() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("objects");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("limits.wasm"), builtin_wasm("guardrails")).unwrap();
+    std::fs::write(dir.join("limits.wasm"), builtin_wasm(&cli(), "guardrails")).unwrap();
     let plugin = |file: &str| {
         format!(
             "apiVersion: sluice.dev/v1alpha1\nkind: Plugin\nmetadata: {{name: limits}}\nspec:\n  kind: policy\n  file: {file}\n  capabilities: [http]\n"
@@ -494,14 +422,15 @@ fn a_policy_set_adds_a_bundles_policies_run_by_its_own_plugin() {
 fn calls_get_only_the_capabilities_the_plugin_declared() {
     let root = tempfile::tempdir().unwrap();
     let keys = root.path().join("keys");
-    exits(
-        0,
-        &["bundle", "keygen", "--output-dir", keys.to_str().unwrap()],
-    );
+    exited(0, keygen(&cli(), &keys));
     let pem = std::fs::read_to_string(keys.join("cosign.pub")).unwrap();
     let dir = root.path().join("objects");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sigcheck.wasm"), builtin_wasm("verify-images")).unwrap();
+    std::fs::write(
+        dir.join("sigcheck.wasm"),
+        builtin_wasm(&cli(), "verify-images"),
+    )
+    .unwrap();
     let config = serde_json::json!({"rules": [{"images": ["*"], "authorities": [{"key": pem}]}]});
     let uses = format!("  policies: [{{plugin: sigcheck, config: {config}}}]\n");
     let plugin = |capabilities: &str| {
@@ -540,7 +469,7 @@ fn plugin_list_bundle_is_the_default_bundles_manifest() {
     let out = sluice(&["plugin", "list", "--bundle"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let manifest: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (_, built) = builtins();
+    let (_, built) = builtins(&cli());
     let digests = |v: &Value| -> Vec<(String, String)> {
         v["plugins"]
             .as_array()
@@ -621,7 +550,11 @@ fn registry_credentials_come_from_the_secret_the_bundle_names() {
     std::fs::remove_file(dir.join("sluice.lock")).unwrap();
     objects(&dir, USES_LIMITS, &bundle_plugin(&tag, ""));
     let with_login = |args: &[&str]| {
-        let out = command(args, &docker).output().unwrap();
+        let out = cli()
+            .command(here(), args)
+            .env("DOCKER_CONFIG", &docker)
+            .output()
+            .unwrap();
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         (out.status.code(), all)
     };
