@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::plugin::{example_passes_shared_cases_and_runs_in_check, new_project, passed};
+use common::plugin::{
+    build_fails_with_path, example_passes_shared_cases_and_runs_in_check, new_project, passed,
+};
 use common::{Sluice, text};
 
 fn sluice() -> Sluice {
@@ -150,11 +152,7 @@ fn python_supports_policy_and_renderer_and_names_what_to_install() {
     assert!(text(&out.stderr).contains("already exists and is not empty"));
 
     let empty = tempfile::tempdir().unwrap();
-    let out = sluice
-        .command(p, &["plugin", "build", "demo"])
-        .env("PATH", empty.path())
-        .output()
-        .expect("run sluice");
+    let out = build_fails_with_path(&sluice, p, "demo", empty.path());
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(

@@ -3,7 +3,9 @@
 //! example against the shared fixture set and in `sluice check`.
 
 use super::{Sluice, repo, text};
+use std::ffi::OsStr;
 use std::path::Path;
+use std::process::Output;
 
 /// `plugin new --kind KIND --lang LANG NAME` in a new temp dir, asserting
 /// the project has `files`; returns the temp dir and what `new` printed.
@@ -40,6 +42,33 @@ pub fn build_and_inspect(sluice: &Sluice, parent: &Path, name: &str, kind: &str)
         "{inspect}"
     );
     inspect
+}
+
+/// `plugin test NAME` in `parent`, asserting it succeeds with no case
+/// failed; returns what it printed.
+#[track_caller]
+pub fn test_passes(sluice: &Sluice, parent: &Path, name: &str) -> String {
+    let out = sluice.ok(parent, &["plugin", "test", name]);
+    assert!(!out.contains("FAIL"), "{out}");
+    out
+}
+
+/// `plugin build NAME` in `parent` with `path` as the whole PATH (a
+/// toolchain missing), asserting it fails.
+#[track_caller]
+pub fn build_fails_with_path(
+    sluice: &Sluice,
+    parent: &Path,
+    name: &str,
+    path: impl AsRef<OsStr>,
+) -> Output {
+    let out = sluice
+        .command(parent, &["plugin", "build", name])
+        .env("PATH", path)
+        .output()
+        .expect("run sluice");
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    out
 }
 
 /// Cases `plugin test` printed as passed.
