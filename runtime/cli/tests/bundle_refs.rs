@@ -153,15 +153,16 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         USES_LIMITS,
         &bundle_plugin(&pinned, &verify_with(&mine)),
     );
+    // The objects again with `plugin` (the Plugin and what it needs) as
+    // the last documents, checked; returns what sluice printed.
+    let check = |code: i32, plugin: &str| {
+        objects(&dir, USES_LIMITS, plugin);
+        exits(code, &["check", file.to_str().unwrap()])
+    };
     denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
 
     // Signed by someone else: refused at the Plugin, naming the verify field.
-    objects(
-        &dir,
-        USES_LIMITS,
-        &bundle_plugin(&pinned, &verify_with(&other)),
-    );
-    let out = exits(2, &["check", file.to_str().unwrap()]);
+    let out = check(2, &bundle_plugin(&pinned, &verify_with(&other)));
     assert!(
         out.contains(&format!("{}: spec.bundle.verify: bundle", at(line)))
             && out.contains("has no valid signature by the given key"),
@@ -175,24 +176,21 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         pem(&other),
         pem(&mine)
     );
-    objects(
-        &dir,
-        USES_LIMITS,
+    denied_latest(&check(
+        1,
         &format!(
             "{}{keys_secret}",
             bundle_plugin(&pinned, "    verify: {secretRef: {name: keys}}\n")
         ),
-    );
-    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+    ));
     // So are several keys one after another in publicKey.
     let both = format!(
         "{}{}",
         std::fs::read_to_string(&other).unwrap(),
         std::fs::read_to_string(&mine).unwrap()
     );
-    objects(
-        &dir,
-        USES_LIMITS,
+    denied_latest(&check(
+        1,
         &bundle_plugin(
             &pinned,
             &format!(
@@ -200,25 +198,21 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
                 serde_json::to_string(&both).unwrap()
             ),
         ),
-    );
-    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+    ));
 
     // A digest the registry does not hold: refused, naming it.
     let absent = format!("{repo}@sha256:{}", "0".repeat(64));
-    objects(&dir, USES_LIMITS, &bundle_plugin(&absent, ""));
-    let out = exits(2, &["check", file.to_str().unwrap()]);
+    let out = check(2, &bundle_plugin(&absent, ""));
     assert!(
         out.contains(&format!("{}: spec.bundle.url: bundle {absent}", at(line))),
         "{out}"
     );
 
     // The component's own digest (spec.digest) must match too.
-    objects(
-        &dir,
-        USES_LIMITS,
+    let out = check(
+        2,
         &bundle_plugin(&pinned, &format!("  digest: sha256:{}\n", "1".repeat(64))),
     );
-    let out = exits(2, &["check", file.to_str().unwrap()]);
     assert!(
         out.contains(&format!("{}: spec.bundle: ", at(line))) && out.contains(&"1".repeat(64)),
         "{out}"
@@ -232,19 +226,13 @@ fn pinned_signed_bundles_run_and_wrong_digests_keys_or_signatures_are_refused() 
         &format!("oci://{}:1.1", registry.repository("platform")),
     );
     assert_ne!(unsigned, pinned);
-    objects(
-        &dir,
-        USES_LIMITS,
-        &bundle_plugin(&unsigned, &verify_with(&mine)),
-    );
-    let out = exits(2, &["check", file.to_str().unwrap()]);
+    let out = check(2, &bundle_plugin(&unsigned, &verify_with(&mine)));
     assert!(
         out.contains(&format!("{}: spec.bundle.verify: bundle", at(line)))
             && out.contains("is not signed"),
         "{out}"
     );
-    objects(&dir, USES_LIMITS, &bundle_plugin(&unsigned, ""));
-    denied_latest(&exits(1, &["check", file.to_str().unwrap()]));
+    denied_latest(&check(1, &bundle_plugin(&unsigned, "")));
     assert!(!digest.is_empty());
 }
 
