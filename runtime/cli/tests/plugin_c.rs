@@ -14,6 +14,7 @@ use common::plugin::{
     new_project, passed, test_passes,
 };
 use common::{Sluice, repo, text};
+use std::path::Path;
 use std::process::Command;
 
 fn sluice() -> Sluice {
@@ -165,7 +166,8 @@ fn the_c_sdk_passes_its_native_tests_under_sanitizers() {
     let sdk = repo().join("plugins/sdk-c");
     let tmp = tempfile::tempdir().unwrap();
     let exe = tmp.path().join("sdk_test");
-    let out = Command::new("clang")
+    let mut clang = Command::new("clang");
+    clang
         .args([
             "-std=c11",
             "-Wall",
@@ -179,20 +181,8 @@ fn the_c_sdk_passes_its_native_tests_under_sanitizers() {
         .arg(&sdk)
         .arg(sdk.join("sluice_json.c"))
         .arg(sdk.join("sluice_k8s.c"))
-        .arg(sdk.join("tests/sdk_test.c"))
-        .args(["-lm", "-o"])
-        .arg(&exe)
-        .output()
-        .expect("run clang (tests/setup.sh installs it)");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let run = Command::new(&exe).output().expect("run sdk_test");
-    assert!(
-        run.status.success(),
-        "{}{}",
-        text(&run.stdout),
-        text(&run.stderr)
-    );
-    assert!(text(&run.stdout).contains("all checks passed"));
+        .arg(sdk.join("tests/sdk_test.c"));
+    compile_and_run(&mut clang, &exe);
 }
 
 /// The example driven natively through its generated export wrappers and
@@ -246,13 +236,22 @@ fn the_c_example_frees_exactly_what_it_owns() {
     for c in ["sluice.c", "sluice_json.c", "sluice_k8s.c"] {
         clang.arg(project.join("sluice/sdk-c").join(c));
     }
+    compile_and_run(&mut clang, &exe);
+}
+
+/// Links `clang`'s sources into `exe` (with libm) and runs it: both succeed
+/// and the program reports all its checks passed.
+#[track_caller]
+fn compile_and_run(clang: &mut Command, exe: &Path) {
     let out = clang
         .args(["-lm", "-o"])
-        .arg(&exe)
+        .arg(exe)
         .output()
-        .expect("run clang");
+        .expect("run clang (tests/setup.sh installs it)");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let run = Command::new(&exe).output().expect("run native_policy");
+    let run = Command::new(exe)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", exe.display()));
     assert!(
         run.status.success(),
         "{}{}",
