@@ -283,7 +283,11 @@ pub enum CheckKind {
 }
 
 /// What the strategy is given at each step (the WIT `rollout-state`).
-#[derive(Debug, Clone, PartialEq)]
+/// Serialised with the WIT's names in camelCase (durations as `…Ms`), so a
+/// `sluice plugin test` fixture can state one partially: absent fields are
+/// zero, empty, `false` or `Initializing`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct StepInput {
     /// The strategy's config, already validated against its schema.
     pub config: serde_json::Value,
@@ -293,15 +297,48 @@ pub struct StepInput {
     pub stable_revision: String,
     pub candidate_revision: String,
     pub candidate_ready: bool,
+    #[serde(rename = "stepElapsedMs", with = "millis")]
     pub step_elapsed: std::time::Duration,
+    #[serde(rename = "totalElapsedMs", with = "millis")]
     pub total_elapsed: std::time::Duration,
     pub analyses: u32,
     pub failed_analyses: u32,
     pub step_passed: u32,
+    #[serde(rename = "sinceAnalysisMs", with = "optional_millis")]
     pub since_analysis: Option<std::time::Duration>,
     /// The latest analysis of the current step; empty before its first.
     pub last_analysis: Vec<CheckResult>,
     pub gates: Vec<CheckResult>,
+}
+
+/// A duration as whole milliseconds, as the WIT carries it.
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod optional_millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::millis::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<u64>::deserialize(d).map(|ms| ms.map(Duration::from_millis))
+    }
 }
 
 /// The strategy's answer (the WIT `rollout-decision`).
@@ -328,3 +365,34 @@ pub const PROMOTE_ANNOTATION: &str = "sluice.dev/promote";
 /// Annotation `sluice rollout abort` sets (RFC 3339): rolls back a rollout
 /// that started before it.
 pub const ABORT_ANNOTATION: &str = "sluice.dev/abort";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn step_input_reads_partially_with_millisecond_durations() {
+        let input: StepInput = serde_json::from_value(serde_json::json!({
+            "phase": "Progressing",
+            "candidateReady": true,
+            "stepPassed": 2,
+            "sinceAnalysisMs": 1500,
+            "totalElapsedMs": 60000,
+        }))
+        .unwrap();
+        assert_eq!(input.phase, RolloutPhase::Progressing);
+        assert!(input.candidate_ready);
+        assert_eq!(input.step_passed, 2);
+        assert_eq!(input.since_analysis, Some(Duration::from_millis(1500)));
+        assert_eq!(input.total_elapsed, Duration::from_secs(60));
+        assert_eq!(input.step_elapsed, Duration::ZERO);
+        assert_eq!(input.config, serde_json::Value::Null);
+        let back: StepInput =
+            serde_json::from_value(serde_json::to_value(&input).unwrap()).unwrap();
+        assert_eq!(back, input);
+        let err =
+            serde_json::from_value::<StepInput>(serde_json::json!({"stepElapsed": 1})).unwrap_err();
+        assert!(err.to_string().contains("stepElapsed"), "{err}");
+    }
+}
