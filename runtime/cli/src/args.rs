@@ -438,12 +438,19 @@ pub enum PluginCommand {
     ///
     /// A file holds an optional default `config:` and `cases:`. Each case names
     /// its input (a policy's `manifests: FILE` or inline `resources: [...]`, a
-    /// renderer's `artifact: DIR` and `path:`), an optional `config:`, and what
-    /// to `expect:`: `verdict` (allow, warn, deny); `codes`, `fields` and
-    /// `messages` (each must appear in some diagnostic: a code, a field path, a
-    /// substring); `diagnostics` (their number); `manifests: FILE` (the output,
-    /// compared in order); `count` (how many manifests); `error` (the call fails
-    /// with a message containing this). Paths are relative to the test file.
+    /// renderer's `artifact: DIR` and `path:`, a rollout strategy's `step:` with
+    /// the rollout-state fields in camelCase: phase (Initializing, Progressing,
+    /// WaitingPromotion, Promoting), step, canaryWeight, stableRevision,
+    /// candidateRevision, candidateReady, stepElapsedMs, totalElapsedMs,
+    /// analyses, failedAnalyses, stepPassed, sinceAnalysisMs, lastAnalysis,
+    /// gates; absent ones are 0, empty, false or Initializing), an optional
+    /// `config:`, and what to `expect:`: `verdict` (allow, warn, deny); `codes`,
+    /// `fields` and `messages` (each must appear in some diagnostic: a code, a
+    /// field path, a substring); `diagnostics` (their number); `manifests: FILE`
+    /// (the output, compared in order); `count` (how many manifests); `decision`
+    /// (set-weight, analyse, wait, promote, rollback, done) with `weight: N` of
+    /// a set-weight or `reason` (a substring of a rollback's); `error` (the call
+    /// fails with a message containing this). Paths are relative to the test file.
     /// Exit 0 when every case passes, 1 when one fails, 2 on errors.
     Test(crate::plugin_dev::Test),
     /// Pin every bundle tag (spec.bundle.url of Plugin and PolicySet objects

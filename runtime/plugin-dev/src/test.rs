@@ -4,15 +4,20 @@
 //!
 //! A file holds an optional default `config` and `cases`; each case gives the
 //! input (a policy's `manifests` file or inline `resources`, a renderer's
-//! `artifact` directory and `path`) and what to `expect`: `verdict`, `codes`,
-//! `fields` and `messages` (each must appear in some diagnostic),
-//! `diagnostics` (their exact number), `manifests` (the output, in order),
-//! `count` (how many manifests) or `error` (the call fails saying this).
+//! `artifact` directory and `path`, a rollout strategy's `step`: the
+//! [`StepInput`] fields in camelCase, absent ones zero, empty, `false` or
+//! `Initializing`) and what to `expect`: `verdict`, `codes`, `fields` and
+//! `messages` (each must appear in some diagnostic), `diagnostics` (their
+//! exact number), `manifests` (the output, in order), `count` (how many
+//! manifests), a rollout's `decision` (`set-weight`, `analyse`, `wait`,
+//! `promote`, `rollback`, `done`) with its `weight` or a `reason` substring,
+//! or `error` (the call fails saying this).
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sluice_plugin_host::{Plugin, PluginHost, RenderRequest};
+use sluice_types::rollout::{Decision, StepInput};
 use sluice_types::{Diagnostic, Manifest, PluginKind, SourceLocation, Verdict};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,6 +50,8 @@ struct Case {
     #[serde(default)]
     path: Option<String>,
     #[serde(default)]
+    step: Option<StepInput>,
+    #[serde(default)]
     config: Option<Value>,
     expect: Expect,
 }
@@ -68,6 +75,60 @@ struct Expect {
     count: Option<usize>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    decision: Option<DecisionKind>,
+    #[serde(default)]
+    weight: Option<u8>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// A rollout decision without its argument, as a case names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum DecisionKind {
+    SetWeight,
+    Analyse,
+    Wait,
+    Promote,
+    Rollback,
+    Done,
+}
+
+impl DecisionKind {
+    fn of(decision: &Decision) -> Self {
+        match decision {
+            Decision::SetWeight(_) => Self::SetWeight,
+            Decision::Analyse => Self::Analyse,
+            Decision::Wait(_) => Self::Wait,
+            Decision::Promote => Self::Promote,
+            Decision::Rollback(_) => Self::Rollback,
+            Decision::Done => Self::Done,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::SetWeight => "set-weight",
+            Self::Analyse => "analyse",
+            Self::Wait => "wait",
+            Self::Promote => "promote",
+            Self::Rollback => "rollback",
+            Self::Done => "done",
+        }
+    }
+}
+
+/// A decision as a case would write it, with its argument.
+fn describe_decision(decision: &Decision) -> String {
+    match decision {
+        Decision::SetWeight(w) => format!("set-weight {w}"),
+        Decision::Analyse => "analyse".into(),
+        Decision::Wait(d) => format!("wait {}ms", d.as_millis()),
+        Decision::Promote => "promote".into(),
+        Decision::Rollback(reason) => format!("rollback ({reason:?})"),
+        Decision::Done => "done".into(),
+    }
 }
 
 /// What a call gave back, whichever the kind.
@@ -75,6 +136,7 @@ struct Outcome {
     verdict: Option<Verdict>,
     diagnostics: Vec<Diagnostic>,
     manifests: Vec<Value>,
+    decision: Option<Decision>,
 }
 
 /// Loads `component` and runs every case of `dir/tests/*.yaml` (files in name
@@ -96,10 +158,10 @@ pub async fn run(
         .load_file(&name, component, None, None)
         .await
         .with_context(|| format!("cannot load {}", component.display()))?;
-    if !matches!(plugin.kind(), PluginKind::Policy | PluginKind::Renderer) {
+    if plugin.kind() == PluginKind::Source {
         bail!(
-            "fixture tests run policy and renderer plugins; `{}` is a {} plugin, test it with its \
-             language's own unit tests",
+            "fixture tests run policy, renderer and rollout plugins; `{}` is a {} plugin, test it \
+             with its language's own unit tests",
             plugin.metadata().name,
             plugin.kind()
         );
@@ -184,7 +246,60 @@ async fn run_case(
         Some(file) => Some(read_documents(base, file)?),
         None => None,
     };
-    let called = match plugin.kind() {
+    let kind = plugin.kind();
+    if kind != PluginKind::Rollout {
+        if case.step.is_some() {
+            bail!(
+                "`step` is a rollout strategy's input; a {kind} takes {}",
+                inputs(kind)
+            );
+        }
+        if expect.decision.is_some() || expect.weight.is_some() || expect.reason.is_some() {
+            bail!(
+                "`decision`, `weight` and `reason` are expected of rollout strategies, not of a {kind}"
+            );
+        }
+    }
+    let called = match kind {
+        PluginKind::Rollout => {
+            if case.manifests.is_some()
+                || case.resources.is_some()
+                || case.artifact.is_some()
+                || case.path.is_some()
+            {
+                bail!(
+                    "a rollout strategy takes `step`, not {}",
+                    inputs_given(case)
+                );
+            }
+            if expect.verdict.is_some() || expect.manifests.is_some() || expect.count.is_some() {
+                bail!(
+                    "a rollout strategy gives a decision, not a verdict or manifests; expect `decision`, \
+                     `weight`, `reason`, diagnostics or `error`"
+                );
+            }
+            let Some(step) = &case.step else {
+                bail!(
+                    "a rollout case needs `step:` (the state it is given, e.g. \
+                     `step: {{phase: Progressing, candidateReady: true, stepPassed: 1}}`)"
+                );
+            };
+            let mut input = step.clone();
+            if input.config.is_null() {
+                input.config = config;
+            } else if case.config.is_some() {
+                bail!("give the config either as `config:` or as `step.config`, not both");
+            }
+            plugin
+                .step(&input)
+                .await
+                .map(|(decision, diagnostics)| Outcome {
+                    verdict: None,
+                    diagnostics,
+                    manifests: Vec::new(),
+                    decision: Some(decision),
+                })
+        }
         PluginKind::Policy => {
             if case.artifact.is_some() || case.path.is_some() {
                 bail!(
@@ -204,6 +319,7 @@ async fn run_case(
                         .into_iter()
                         .map(|m| m.object)
                         .collect(),
+                    decision: None,
                 })
         }
         _ => {
@@ -235,6 +351,7 @@ async fn run_case(
                     verdict: None,
                     diagnostics: r.diagnostics,
                     manifests: r.manifests.into_iter().map(|m| m.object).collect(),
+                    decision: None,
                 })
         }
     };
@@ -248,6 +365,30 @@ async fn run_case(
             None => vec![format!("the call failed: {e}")],
         },
     })
+}
+
+/// The inputs a kind's cases give, for messages.
+fn inputs(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Policy => "`manifests` or `resources`",
+        PluginKind::Renderer => "`artifact` (and `path`)",
+        PluginKind::Rollout => "`step`",
+        PluginKind::Source => "nothing a fixture can give",
+    }
+}
+
+/// The policy and renderer inputs a case gives, for messages.
+fn inputs_given(case: &Case) -> String {
+    let given: Vec<&str> = [
+        ("`manifests`", case.manifests.is_some()),
+        ("`resources`", case.resources.is_some()),
+        ("`artifact`", case.artifact.is_some()),
+        ("`path`", case.path.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, present)| present.then_some(name))
+    .collect();
+    given.join(", ")
 }
 
 /// The manifests a policy case hands the plugin, each located in its file.
@@ -308,6 +449,9 @@ fn compare(expect: &Expect, manifests: Option<&[Value]>, outcome: &Outcome) -> V
     {
         problems.push(format!("verdict: expected {want}, got {got}"));
     }
+    if let Some(got) = &outcome.decision {
+        problems.extend(decision_problems(expect, got));
+    }
     let diags = &outcome.diagnostics;
     for code in &expect.codes {
         if !diags.iter().any(|d| d.code.as_deref() == Some(code)) {
@@ -345,6 +489,41 @@ fn compare(expect: &Expect, manifests: Option<&[Value]>, outcome: &Outcome) -> V
     if !problems.is_empty() && !diags.is_empty() {
         let listed: Vec<String> = diags.iter().map(describe).collect();
         problems.push(format!("the plugin said:\n{}", listed.join("\n")));
+    }
+    problems
+}
+
+/// How a rollout decision misses the expected `decision`, `weight` and `reason`.
+fn decision_problems(expect: &Expect, got: &Decision) -> Vec<String> {
+    let mut problems = Vec::new();
+    let got_text = describe_decision(got);
+    if let Some(want) = expect.decision
+        && want != DecisionKind::of(got)
+    {
+        problems.push(format!(
+            "decision: expected {}, got {got_text}",
+            want.name()
+        ));
+    }
+    if let Some(want) = expect.weight {
+        match got {
+            Decision::SetWeight(w) if *w == want => {}
+            Decision::SetWeight(w) => problems.push(format!("weight: expected {want}, got {w}")),
+            _ => problems.push(format!(
+                "weight: expected set-weight {want}, got {got_text}"
+            )),
+        }
+    }
+    if let Some(want) = &expect.reason {
+        match got {
+            Decision::Rollback(reason) if reason.contains(want.as_str()) => {}
+            Decision::Rollback(reason) => problems.push(format!(
+                "rollback reason {reason:?} does not contain {want:?}"
+            )),
+            _ => problems.push(format!(
+                "expected a rollback with a reason containing {want:?}, got {got_text}"
+            )),
+        }
     }
     problems
 }
@@ -498,6 +677,7 @@ mod tests {
                 "container 'a' sets no cpu limit",
             )],
             manifests: vec![json!({"kind": "Pod"})],
+            decision: None,
         };
         let manifests = [json!({"kind": "Pod"})];
         assert_eq!(
@@ -520,6 +700,7 @@ mod tests {
             verdict: Some(Verdict::Deny),
             diagnostics: vec![diag("missing-limits", "spec.y", "sets no cpu limit")],
             manifests: vec![],
+            decision: None,
         };
         let problems = compare(&expect, None, &outcome);
         assert_eq!(
@@ -578,10 +759,111 @@ mod tests {
             verdict: Some(Verdict::Allow),
             diagnostics: vec![],
             manifests: vec![],
+            decision: None,
         };
         assert_eq!(
             compare(&expect, None, &outcome),
             ["expected the call to fail with \"maxLimits.memory\", it succeeded"]
+        );
+    }
+
+    fn rollout(decision: Decision) -> Outcome {
+        Outcome {
+            verdict: None,
+            diagnostics: vec![],
+            manifests: vec![],
+            decision: Some(decision),
+        }
+    }
+
+    #[test]
+    fn parses_rollout_cases() {
+        let file = parse(
+            "config: {iterations: 2}\ncases:\n  - name: a\n    step: {phase: Progressing, \
+             candidateReady: true, stepPassed: 1, sinceAnalysisMs: 500, failedAnalyses: 1}\n    \
+             expect: {decision: set-weight, weight: 20}\n  - name: b\n    step: {}\n    \
+             expect: {decision: rollback, reason: threshold}\n",
+        )
+        .unwrap();
+        let step = file.cases[0].step.as_ref().unwrap();
+        assert_eq!(step.phase, sluice_types::rollout::RolloutPhase::Progressing);
+        assert!(step.candidate_ready);
+        assert_eq!(step.step_passed, 1);
+        assert_eq!(
+            step.since_analysis,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(file.cases[0].expect.decision, Some(DecisionKind::SetWeight));
+        assert_eq!(file.cases[0].expect.weight, Some(20));
+        assert_eq!(file.cases[1].step.as_ref().unwrap(), &StepInput::default());
+        assert_eq!(file.cases[1].expect.reason.as_deref(), Some("threshold"));
+        let err = parse("cases:\n  - name: a\n    step: {}\n    expect: {decision: pause}\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("pause"), "{err}");
+        let err =
+            parse("cases:\n  - name: a\n    step: {stepPasssed: 1}\n    expect: {}\n").unwrap_err();
+        assert!(err.to_string().contains("stepPasssed"), "{err}");
+    }
+
+    #[test]
+    fn a_matching_decision_has_no_problems() {
+        let expect = Expect {
+            decision: Some(DecisionKind::Rollback),
+            reason: Some("2 failed".into()),
+            ..Expect::default()
+        };
+        let got = rollout(Decision::Rollback("2 failed analyses".into()));
+        assert_eq!(compare(&expect, None, &got), Vec::<String>::new());
+        let expect = Expect {
+            decision: Some(DecisionKind::SetWeight),
+            weight: Some(30),
+            ..Expect::default()
+        };
+        assert_eq!(
+            compare(&expect, None, &rollout(Decision::SetWeight(30))),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn each_decision_mismatch_is_named() {
+        let expect = Expect {
+            decision: Some(DecisionKind::Promote),
+            weight: Some(50),
+            reason: Some("error-rate".into()),
+            ..Expect::default()
+        };
+        assert_eq!(
+            compare(
+                &expect,
+                None,
+                &rollout(Decision::Wait(std::time::Duration::from_secs(60)))
+            ),
+            [
+                "decision: expected promote, got wait 60000ms",
+                "weight: expected set-weight 50, got wait 60000ms",
+                "expected a rollback with a reason containing \"error-rate\", got wait 60000ms",
+            ]
+        );
+        let expect = Expect {
+            weight: Some(50),
+            ..Expect::default()
+        };
+        assert_eq!(
+            compare(&expect, None, &rollout(Decision::SetWeight(20))),
+            ["weight: expected 50, got 20"]
+        );
+        let expect = Expect {
+            reason: Some("latency".into()),
+            ..Expect::default()
+        };
+        assert_eq!(
+            compare(
+                &expect,
+                None,
+                &rollout(Decision::Rollback("error-rate 5%".into()))
+            ),
+            ["rollback reason \"error-rate 5%\" does not contain \"latency\""]
         );
     }
 }
