@@ -11,9 +11,7 @@ use sluice_rollout::{Driver, ReadyReason};
 use sluice_types::rollout::{
     ABORT_ANNOTATION, CheckKind, CheckResult, PROMOTE_ANNOTATION, RolloutPhase, RolloutStatus,
 };
-use support::{
-    Cluster, Exporter, Prometheus, Script, apex_role, drive, drive_gated, initialise, spec,
-};
+use support::{Exporter, Prometheus, Rig, Script, apex_role, drive, drive_gated, serving, spec};
 
 fn metrics(prometheus: &Prometheus) -> serde_json::Value {
     json!({
@@ -27,52 +25,24 @@ fn metrics(prometheus: &Prometheus) -> serde_json::Value {
     })
 }
 
-async fn deployment(cluster: &Cluster, name: &str) -> serde_json::Value {
-    cluster
-        .get("apps/v1", "Deployment", "deployments", name)
-        .await
-}
-
 #[tokio::test]
 async fn a_good_canary_walks_every_step_and_is_promoted() {
-    let exporter = Exporter::start();
-    exporter.set("v1", 0.0, 0.1);
-    exporter.set("v2", 0.01, 0.2);
-    let prometheus = Prometheus::start(&exporter, 2).await;
-    let cluster = Cluster::start().await;
+    let (_exporter, prometheus) = serving((0.0, 0.1), (0.01, 0.2)).await;
     let spec = spec("canary", metrics(&prometheus));
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[10, 50, 80], 1, 2);
-    let mut status = initialise(&driver, &spec, &script).await;
-    assert_eq!(cluster.route_weights().await, (100, 0));
-    assert_eq!(
-        deployment(&cluster, "web-canary").await["spec"]["replicas"],
-        0
-    );
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50, 80], 1, 2)).await;
+    assert_eq!(rig.cluster.route_weights().await, (100, 0));
+    assert_eq!(rig.canary_replicas().await, 0);
 
-    let outcome = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut status,
-        "v2",
-        &script,
-        |_| false,
-    )
-    .await;
-    assert_eq!(
-        outcome.status.phase,
-        RolloutPhase::Succeeded,
-        "{:?}",
-        outcome.status
-    );
-    assert_eq!(outcome.status.stable_revision, "v2");
-    assert_eq!(outcome.status.failed_analyses, 0);
+    let outcome = rig.run("v2").await;
+    let status = &outcome.status;
+    assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
+    assert_eq!(status.stable_revision, "v2");
+    assert_eq!(status.failed_analyses, 0);
     assert!(outcome.ready.ready);
     assert_eq!(outcome.ready.reason, ReadyReason::Succeeded);
 
     // Every weight was on the route while its step ran, in order.
-    let seen = script.seen();
+    let seen = rig.script.seen();
     for (step, weight) in [(1, 10), (2, 50), (3, 80)] {
         let at_step: Vec<_> = seen.iter().filter(|s| s.input.step == step).collect();
         assert!(!at_step.is_empty(), "step {step} was never reached");
@@ -96,7 +66,7 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
     assert_eq!(analysed.input.last_analysis[1].value, Some(0.2));
 
     // Promoted: the primary runs the candidate, all traffic on it, canary off.
-    let primary = deployment(&cluster, "web-primary").await;
+    let primary = rig.deployment("web-primary").await;
     assert_eq!(
         primary["spec"]["template"]["spec"]["containers"][0]["image"],
         "web:v2"
@@ -105,36 +75,18 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
         primary["spec"]["template"]["metadata"]["labels"]["sluice.dev/rollout-role"],
         "primary"
     );
-    assert_eq!(cluster.route_weights().await, (100, 0));
-    assert_eq!(
-        deployment(&cluster, "web-canary").await["spec"]["replicas"],
-        0
-    );
-    assert_eq!(apex_role(&cluster.client).await, "primary");
+    assert_eq!(rig.cluster.route_weights().await, (100, 0));
+    assert_eq!(rig.canary_replicas().await, 0);
+    assert_eq!(apex_role(&rig.cluster.client).await, "primary");
 }
 
 #[tokio::test]
 async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
-    let exporter = Exporter::start();
-    exporter.set("v1", 0.0, 0.1);
-    exporter.set("v2", 0.2, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
-    let cluster = Cluster::start().await;
+    let (_exporter, prometheus) = serving((0.0, 0.1), (0.2, 0.1)).await;
     let spec = spec("canary", metrics(&prometheus));
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[10, 50], 1, 2);
-    let mut status = initialise(&driver, &spec, &script).await;
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50], 1, 2)).await;
 
-    let outcome = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut status,
-        "v2",
-        &script,
-        |_| false,
-    )
-    .await;
+    let outcome = rig.run("v2").await;
     let status = outcome.status;
     assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
     assert_eq!(status.failed_analyses, 2);
@@ -155,39 +107,22 @@ async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
     assert!(!outcome.ready.ready);
     assert_eq!(outcome.ready.reason, ReadyReason::RolledBack);
 
-    assert_eq!(cluster.route_weights().await, (100, 0));
-    assert_eq!(
-        deployment(&cluster, "web-canary").await["spec"]["replicas"],
-        0
-    );
-    let primary = deployment(&cluster, "web-primary").await;
-    assert_eq!(
-        primary["spec"]["template"]["spec"]["containers"][0]["image"],
-        "web:v1"
-    );
+    assert_eq!(rig.cluster.route_weights().await, (100, 0));
+    assert_eq!(rig.canary_replicas().await, 0);
+    assert_eq!(rig.primary_image().await, "web:v1");
 
     // The same candidate is not tried again.
-    let calls = script.seen().len();
-    let mut persisted = Some(status);
-    let again = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut persisted,
-        "v2",
-        &script,
-        |_| false,
-    )
-    .await;
+    let calls = rig.script.seen().len();
+    rig.status = Some(status);
+    let again = rig.run("v2").await;
     assert_eq!(again.status.phase, RolloutPhase::RolledBack);
-    assert_eq!(script.seen().len(), calls);
+    assert_eq!(rig.script.seen().len(), calls);
 }
 
 #[tokio::test]
 async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
     let exporter = Exporter::start();
     exporter.hook_answers("smoke", 500);
-    let cluster = Cluster::start().await;
     let spec = spec(
         "canary",
         json!({"webhooks": [
@@ -196,21 +131,9 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
             {"name": "done", "type": "post-rollout", "url": exporter.url("/hooks/done")},
         ]}),
     );
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[10, 50], 1, 3);
-    let mut status = initialise(&driver, &spec, &script).await;
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50], 1, 3)).await;
 
-    let outcome = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut status,
-        "v2",
-        &script,
-        |_| false,
-    )
-    .await;
-    let status = outcome.status;
+    let status = rig.run("v2").await.status;
     assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
     assert_eq!(status.step, 0);
     assert_eq!(status.failed_analyses, 3);
@@ -223,10 +146,10 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
     );
     assert_eq!(status.last_analysis[0].query, exporter.url("/hooks/smoke"));
     assert_eq!(status.last_analysis[0].value, Some(500.0));
-    for seen in script.seen() {
+    for seen in rig.script.seen() {
         assert_eq!(seen.route, Some((100, 0)), "traffic moved: {seen:?}");
     }
-    assert_eq!(cluster.route_weights().await, (100, 0));
+    assert_eq!(rig.cluster.route_weights().await, (100, 0));
 
     // Flagger's payload; the post-rollout hook heard of the failure.
     let payloads = exporter.payloads.lock().unwrap().clone();
@@ -248,35 +171,18 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
 
 #[tokio::test]
 async fn blue_green_switches_the_apex_only_after_the_analysis_passed() {
-    let exporter = Exporter::start();
-    exporter.set("v1", 0.0, 0.1);
-    exporter.set("v2", 0.0, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
-    let cluster = Cluster::start().await;
+    let (_exporter, prometheus) = serving((0.0, 0.1), (0.0, 0.1)).await;
     let spec = spec("blue-green", metrics(&prometheus));
-    let driver = Driver::new(cluster.client.clone());
-    let mut script = Script::new(&cluster.client, &[100], 2, 2);
-    script.weighted = false;
-    let mut status = initialise(&driver, &spec, &script).await;
-    assert_eq!(apex_role(&cluster.client).await, "primary");
-
-    let outcome = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut status,
-        "v2",
-        &script,
-        |_| false,
-    )
+    let mut rig = Rig::start(spec, |c| Script {
+        weighted: false,
+        ..Script::new(c, &[100], 2, 2)
+    })
     .await;
-    assert_eq!(
-        outcome.status.phase,
-        RolloutPhase::Succeeded,
-        "{:?}",
-        outcome.status
-    );
-    let seen = script.seen();
+    assert_eq!(apex_role(&rig.cluster.client).await, "primary");
+
+    let status = rig.run("v2").await.status;
+    assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
+    let seen = rig.script.seen();
     let switched = seen
         .iter()
         .position(|s| s.apex == "canary")
@@ -295,12 +201,8 @@ async fn blue_green_switches_the_apex_only_after_the_analysis_passed() {
     assert!(seen[..switched].iter().all(|s| s.apex == "primary"));
     assert_eq!(seen[switched].input.canary_weight, 100);
     // Promoted: the apex selects the primary (now the candidate) again.
-    assert_eq!(apex_role(&cluster.client).await, "primary");
-    let primary = deployment(&cluster, "web-primary").await;
-    assert_eq!(
-        primary["spec"]["template"]["spec"]["containers"][0]["image"],
-        "web:v2"
-    );
+    assert_eq!(apex_role(&rig.cluster.client).await, "primary");
+    assert_eq!(rig.primary_image().await, "web:v2");
 }
 
 #[tokio::test]
@@ -308,7 +210,6 @@ async fn a_query_with_no_data_fails_with_the_query_text() {
     let exporter = Exporter::start();
     exporter.set("v1", 0.0, 0.1);
     let prometheus = Prometheus::start(&exporter, 1).await;
-    let cluster = Cluster::start().await;
     let spec = spec(
         "canary",
         json!({"provider": {"address": prometheus.address}, "metrics": [
@@ -316,20 +217,9 @@ async fn a_query_with_no_data_fails_with_the_query_text() {
              "thresholdRange": {"min": 1}},
         ]}),
     );
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[20], 1, 1);
-    let mut status = initialise(&driver, &spec, &script).await;
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[20], 1, 1)).await;
 
-    let outcome = drive(
-        &driver,
-        &spec,
-        &BTreeMap::new(),
-        &mut status,
-        "v2",
-        &script,
-        |_| false,
-    )
-    .await;
+    let outcome = rig.run("v2").await;
     assert_eq!(outcome.status.phase, RolloutPhase::RolledBack);
     let check = &outcome.status.last_analysis[0];
     let query = "sum(rate(sluice_test_requests_total{namespace=\"shop\",version=\"v2\"}[1m]))";
@@ -352,58 +242,42 @@ async fn a_query_with_no_data_fails_with_the_query_text() {
 
 #[tokio::test]
 async fn a_restart_resumes_from_the_persisted_status_at_the_same_step() {
-    let exporter = Exporter::start();
-    exporter.set("v1", 0.0, 0.1);
-    exporter.set("v2", 0.0, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
-    let cluster = Cluster::start().await;
+    let (_exporter, prometheus) = serving((0.0, 0.1), (0.0, 0.1)).await;
     let spec = spec("canary", metrics(&prometheus));
-    let mut status = {
-        let driver = Driver::new(cluster.client.clone()).with_max_decisions(1);
-        let script = Script::new(&cluster.client, &[10, 50], 1, 2);
-        let mut status = initialise(&driver, &spec, &script).await;
-        let at_step_one = |s: &RolloutStatus| s.step == 1 && s.step_passed == 1;
-        let outcome = drive(
-            &driver,
-            &spec,
-            &BTreeMap::new(),
-            &mut status,
-            "v2",
-            &script,
-            at_step_one,
-        )
-        .await;
-        assert_eq!(outcome.status.canary_weight, 10);
-        assert_eq!(
-            outcome.requeue_after,
-            Some(std::time::Duration::from_secs(1)),
-            "budget spent"
-        );
-        status
-        // The driver and the strategy are dropped here: a controller restart.
-    };
-    assert_eq!(cluster.route_weights().await, (90, 10));
-
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[10, 50], 1, 2);
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50], 1, 2)).await;
+    let one_at_a_time = rig.driver.clone().with_max_decisions(1);
+    let at_step_one = |s: &RolloutStatus| s.step == 1 && s.step_passed == 1;
     let outcome = drive(
-        &driver,
-        &spec,
+        &one_at_a_time,
+        &rig.spec,
         &BTreeMap::new(),
-        &mut status,
+        &mut rig.status,
         "v2",
-        &script,
-        |_| false,
+        &rig.script,
+        at_step_one,
     )
     .await;
+    assert_eq!(outcome.status.canary_weight, 10);
+    assert_eq!(
+        outcome.requeue_after,
+        Some(std::time::Duration::from_secs(1)),
+        "budget spent"
+    );
+    assert_eq!(rig.cluster.route_weights().await, (90, 10));
+
+    // A controller restart: a new driver and strategy, only the persisted
+    // status kept.
+    rig.driver = Driver::new(rig.cluster.client.clone());
+    rig.script = Script::new(&rig.cluster.client, &[10, 50], 1, 2);
+    let outcome = rig.run("v2").await;
     assert_eq!(outcome.status.phase, RolloutPhase::Succeeded);
-    let first = &script.seen()[0];
+    let first = &rig.script.seen()[0];
     assert_eq!(first.input.step, 1);
     assert_eq!(first.input.canary_weight, 10);
     assert_eq!(first.input.step_passed, 1);
     assert_eq!(first.route, Some((90, 10)));
     assert!(
-        script
+        rig.script
             .seen()
             .iter()
             .any(|s| s.input.step == 2 && s.route == Some((50, 50)))
@@ -416,12 +290,9 @@ async fn a_restart_resumes_from_the_persisted_status_at_the_same_step() {
 
 #[tokio::test]
 async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
-    let cluster = Cluster::start().await;
     let mut spec = spec("canary", json!({}));
     spec.manual_approval = true;
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[50], 1, 2);
-    let mut status = initialise(&driver, &spec, &script).await;
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[50], 1, 2)).await;
     let policy = |passed: bool| CheckResult {
         name: "policies".into(),
         kind: CheckKind::Policy,
@@ -435,18 +306,25 @@ async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
             "guardrails denies: image uses :latest".into()
         },
     };
+    // Drives `v2` with the policy gate as given, under `annotations`.
+    let gated = async |rig: &mut Rig,
+                       annotations: &BTreeMap<String, String>,
+                       passed: bool,
+                       stop: fn(&RolloutStatus) -> bool| {
+        drive_gated(
+            &rig.driver,
+            &rig.spec,
+            annotations,
+            &mut rig.status,
+            ("v2", vec![policy(passed)]),
+            &rig.script,
+            stop,
+        )
+        .await
+    };
     let waiting = |s: &RolloutStatus| s.phase == RolloutPhase::WaitingPromotion;
     let none = BTreeMap::new();
-    let outcome = drive_gated(
-        &driver,
-        &spec,
-        &none,
-        &mut status,
-        ("v2", vec![policy(false)]),
-        &script,
-        waiting,
-    )
-    .await;
+    let outcome = gated(&mut rig, &none, false, waiting).await;
     assert_eq!(outcome.ready.reason, ReadyReason::WaitingPromotion);
     assert!(!outcome.ready.ready);
     let message = &outcome.status.message;
@@ -460,22 +338,13 @@ async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
     );
     assert_eq!(outcome.status.gates.len(), 2);
     assert_eq!(
-        cluster.route_weights().await,
+        rig.cluster.route_weights().await,
         (50, 50),
         "traffic stays while waiting"
     );
 
     // Policies pass, but approval is still missing.
-    let outcome = drive_gated(
-        &driver,
-        &spec,
-        &none,
-        &mut status,
-        ("v2", vec![policy(true)]),
-        &script,
-        waiting,
-    )
-    .await;
+    let outcome = gated(&mut rig, &none, true, waiting).await;
     assert!(
         !outcome.status.message.contains("policies"),
         "{}",
@@ -488,40 +357,34 @@ async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
     );
 
     // `sluice rollout promote`: promoted.
-    let started = status
-        .as_ref()
-        .and_then(|s| s.started_at.clone())
-        .expect("started");
-    let approved = BTreeMap::from([(PROMOTE_ANNOTATION.to_string(), started)]);
-    let outcome = drive_gated(
-        &driver,
-        &spec,
-        &approved,
-        &mut status,
-        ("v2", vec![policy(true)]),
-        &script,
-        |_| false,
-    )
-    .await;
-    assert_eq!(
-        outcome.status.phase,
-        RolloutPhase::Succeeded,
-        "{:?}",
-        outcome.status
-    );
-    assert!(outcome.status.gates.iter().all(|g| g.passed));
+    let approved = BTreeMap::from([(PROMOTE_ANNOTATION.to_string(), rig.started_at())]);
+    let status = gated(&mut rig, &approved, true, |_| false).await.status;
+    assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
+    assert!(status.gates.iter().all(|g| g.passed));
 
     // A next candidate, aborted mid-way with `sluice rollout abort`.
     let at_weight = |s: &RolloutStatus| s.canary_weight == 50;
-    drive(&driver, &spec, &none, &mut status, "v3", &script, at_weight).await;
-    let started = status
-        .as_ref()
-        .and_then(|s| s.started_at.clone())
-        .expect("started");
-    let aborted = BTreeMap::from([(ABORT_ANNOTATION.to_string(), started)]);
-    let outcome = drive(&driver, &spec, &aborted, &mut status, "v3", &script, |_| {
-        false
-    })
+    let (driver, spec, script) = (&rig.driver, &rig.spec, &rig.script);
+    drive(
+        driver,
+        spec,
+        &none,
+        &mut rig.status,
+        "v3",
+        script,
+        at_weight,
+    )
+    .await;
+    let aborted = BTreeMap::from([(ABORT_ANNOTATION.to_string(), rig.started_at())]);
+    let outcome = drive(
+        driver,
+        spec,
+        &aborted,
+        &mut rig.status,
+        "v3",
+        script,
+        |_| false,
+    )
     .await;
     assert_eq!(outcome.status.phase, RolloutPhase::RolledBack);
     assert!(
@@ -533,39 +396,33 @@ async fn policy_and_approval_gates_hold_promotion_and_abort_rolls_back() {
         outcome.status.message
     );
     assert_eq!(outcome.status.stable_revision, "v2");
-    assert_eq!(cluster.route_weights().await, (100, 0));
+    assert_eq!(rig.cluster.route_weights().await, (100, 0));
 }
 
 #[tokio::test]
 async fn a_newer_candidate_mid_rollout_restarts_with_it() {
-    let cluster = Cluster::start().await;
     let spec = spec("canary", json!({}));
-    let driver = Driver::new(cluster.client.clone());
-    let script = Script::new(&cluster.client, &[50, 80], 1, 2);
-    let mut status = initialise(&driver, &spec, &script).await;
-    let none = BTreeMap::new();
+    let mut rig = Rig::start(spec, |c| Script::new(c, &[50, 80], 1, 2)).await;
     let at_half = |s: &RolloutStatus| s.canary_weight == 50;
-    let one_at_a_time = driver.clone().with_max_decisions(1);
+    let one_at_a_time = rig.driver.clone().with_max_decisions(1);
+    let none = BTreeMap::new();
     drive(
         &one_at_a_time,
-        &spec,
+        &rig.spec,
         &none,
-        &mut status,
+        &mut rig.status,
         "v2",
-        &script,
+        &rig.script,
         at_half,
     )
     .await;
-    assert_eq!(cluster.route_weights().await, (50, 50));
+    assert_eq!(rig.cluster.route_weights().await, (50, 50));
 
-    let restarted = Script::new(&cluster.client, &[50, 80], 1, 2);
-    let outcome = drive(&driver, &spec, &none, &mut status, "v3", &restarted, |_| {
-        false
-    })
-    .await;
+    rig.script = Script::new(&rig.cluster.client, &[50, 80], 1, 2);
+    let outcome = rig.run("v3").await;
     assert_eq!(outcome.status.phase, RolloutPhase::Succeeded);
     assert_eq!(outcome.status.stable_revision, "v3");
-    let first = &restarted.seen()[0];
+    let first = &rig.script.seen()[0];
     assert_eq!(first.input.candidate_revision, "v3");
     assert_eq!((first.input.step, first.input.canary_weight), (0, 0));
     assert_eq!(
@@ -573,9 +430,5 @@ async fn a_newer_candidate_mid_rollout_restarts_with_it() {
         Some((100, 0)),
         "traffic went back to the primary first"
     );
-    let primary = deployment(&cluster, "web-primary").await;
-    assert_eq!(
-        primary["spec"]["template"]["spec"]["containers"][0]["image"],
-        "web:v3"
-    );
+    assert_eq!(rig.primary_image().await, "web:v3");
 }

@@ -277,3 +277,81 @@ pub async fn initialise(
     );
     status
 }
+
+/// The exporter serving `v1` and `v2` at `(error ratio, latency)` each,
+/// and Prometheus scraping both.
+pub async fn serving(v1: (f64, f64), v2: (f64, f64)) -> (Exporter, Prometheus) {
+    let exporter = Exporter::start();
+    exporter.set("v1", v1.0, v1.1);
+    exporter.set("v2", v2.0, v2.1);
+    let prometheus = Prometheus::start(&exporter, 2).await;
+    (exporter, prometheus)
+}
+
+/// A cluster where `v1` is initialised under `spec`: the driver and the
+/// strategy that rolled it out, and the status as persisted.
+pub struct Rig {
+    pub cluster: Cluster,
+    pub spec: RolloutSpec,
+    pub driver: Driver,
+    pub script: Script,
+    pub status: Option<RolloutStatus>,
+}
+
+impl Rig {
+    /// Starts the cluster, makes the strategy with `script` and
+    /// [`initialise`]s.
+    pub async fn start(spec: RolloutSpec, script: impl FnOnce(&Client) -> Script) -> Rig {
+        let cluster = Cluster::start().await;
+        let driver = Driver::new(cluster.client.clone());
+        let script = script(&cluster.client);
+        let status = initialise(&driver, &spec, &script).await;
+        Rig {
+            cluster,
+            spec,
+            driver,
+            script,
+            status,
+        }
+    }
+
+    /// [`drive`]s `revision` to its end, without annotations.
+    pub async fn run(&mut self, revision: &str) -> Outcome {
+        let none = BTreeMap::new();
+        drive(
+            &self.driver,
+            &self.spec,
+            &none,
+            &mut self.status,
+            revision,
+            &self.script,
+            |_| false,
+        )
+        .await
+    }
+
+    /// When the current rollout started, the value the promote and abort
+    /// annotations name.
+    pub fn started_at(&self) -> String {
+        self.status
+            .as_ref()
+            .and_then(|s| s.started_at.clone())
+            .expect("started")
+    }
+
+    pub async fn deployment(&self, name: &str) -> Value {
+        self.cluster
+            .get("apps/v1", "Deployment", "deployments", name)
+            .await
+    }
+
+    /// The image the primary Deployment runs.
+    pub async fn primary_image(&self) -> Value {
+        self.deployment("web-primary").await["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    }
+
+    pub async fn canary_replicas(&self) -> Value {
+        self.deployment("web-canary").await["spec"]["replicas"].clone()
+    }
+}
