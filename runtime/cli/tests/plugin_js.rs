@@ -1,5 +1,5 @@
 //! JavaScript plugins as their authors use them: `sluice plugin new --lang js`,
-//! `plugin build`, `plugin test` for a policy and a renderer, and the
+//! `plugin build`, `plugin test` for a policy, a renderer and a rollout, and the
 //! JavaScript require-resources example built, tested against the shared
 //! fixture set and run by `sluice check` through a `Plugin` object.
 //! Needs componentize-js 0.23 on PATH (`tests/setup.sh` installs it from npm);
@@ -60,14 +60,21 @@ fn a_new_js_renderer_builds_and_passes_its_tests() {
 }
 
 #[test]
-fn js_supports_policy_and_renderer_only() {
+fn a_new_js_rollout_builds_and_passes_its_tests() {
+    new_build_test("rollout");
+}
+
+#[test]
+fn js_has_no_source_template() {
     let parent = tempfile::tempdir().unwrap();
     let stderr = sluice().fails(
         parent.path(),
-        &["plugin", "new", "--kind", "rollout", "--lang", "js", "demo"],
+        &["plugin", "new", "--kind", "source", "--lang", "js", "demo"],
     );
     assert!(
-        stderr.contains("--kind policy --lang js") && stderr.contains("--kind renderer --lang js"),
+        stderr.contains("--kind policy --lang js")
+            && stderr.contains("--kind renderer --lang js")
+            && stderr.contains("--kind rollout --lang js"),
         "{stderr}"
     );
 }
