@@ -1,5 +1,5 @@
 //! Python plugins as their authors use them: `sluice plugin new --lang
-//! python`, `plugin build`, `plugin test` for a policy and a renderer (the
+//! python`, `plugin build`, `plugin test` for a policy, a renderer and a rollout (the
 //! scaffold passes its own cases), rebuilding only when sources change, a
 //! failing case reported by name with exit 1, and the Python require-resources
 //! example against the shared fixture set and in `sluice check`.
@@ -9,7 +9,8 @@
 mod common;
 
 use common::plugin::{
-    build_fails_with_path, example_passes_shared_cases_and_runs_in_check, new_project, passed,
+    build_fails_with_path, cases, example_passes_shared_cases_and_runs_in_check, new_project,
+    passed,
 };
 use common::{Sluice, text};
 
@@ -117,22 +118,32 @@ fn a_new_python_renderer_builds_and_passes_its_tests() {
 }
 
 #[test]
-fn python_supports_policy_and_renderer_and_names_what_to_install() {
+fn a_new_python_rollout_builds_and_passes_its_tests() {
+    let parent = scaffold("rollout");
+    let stdout = sluice().ok(parent.path(), &["plugin", "test", "demo"]);
+    let expected = cases(&parent.path().join("demo/tests"));
+    assert!(expected >= 8, "the template has {expected} cases");
+    assert_eq!(passed(&stdout), expected, "{stdout}");
+}
+
+#[test]
+fn python_has_no_source_template_and_names_what_to_install() {
     let sluice = sluice();
     let parent = tempfile::tempdir().unwrap();
     let p = parent.path();
     let out = sluice.run(
         p,
         &[
-            "plugin", "new", "--kind", "rollout", "--lang", "python", "demo",
+            "plugin", "new", "--kind", "source", "--lang", "python", "demo",
         ],
     );
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("no template for rollout plugins in python")
+        stderr.contains("no template for source plugins in python")
             && stderr.contains("--kind policy --lang python")
-            && stderr.contains("--kind renderer --lang python"),
+            && stderr.contains("--kind renderer --lang python")
+            && stderr.contains("--kind rollout --lang python"),
         "{stderr}"
     );
     assert!(!p.join("demo").exists());

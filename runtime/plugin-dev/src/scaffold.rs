@@ -230,10 +230,10 @@ mod tests {
     #[test]
     fn refuses_unsupported_pairs_listing_the_supported_ones() {
         let parent = tempfile::tempdir().unwrap();
-        let err = new(parent.path(), &plugin(PluginKind::Rollout, Lang::Python)).unwrap_err();
+        let err = new(parent.path(), &plugin(PluginKind::Source, Lang::Python)).unwrap_err();
         let text = err.to_string();
         assert!(
-            text.contains("no template for rollout plugins in python"),
+            text.contains("no template for source plugins in python"),
             "{text}"
         );
         assert!(text.contains("--kind policy --lang python"), "{text}");
