@@ -60,13 +60,16 @@ fn new_and_build(kind: &str) -> tempfile::TempDir {
     parent
 }
 
-fn new_build_test(kind: &str) {
+/// `plugin new` → `plugin build` → `plugin test` for `kind`, every case
+/// passing; returns the temp dir holding the project `demo-<kind>`.
+fn new_build_test(kind: &str) -> tempfile::TempDir {
     let parent = new_and_build(kind);
     let dir = parent.path().join(format!("demo-{kind}"));
     let out = test_passes(&sluice(), parent.path(), &format!("demo-{kind}"));
     let expected = cases(&dir.join("tests"));
     assert!(expected >= 3, "the template has {expected} cases");
     assert_eq!(passed(&out), expected, "{out}");
+    parent
 }
 
 #[test]
@@ -80,8 +83,28 @@ fn a_new_rust_renderer_builds_and_passes_its_tests() {
 }
 
 #[test]
-fn a_new_rust_rollout_builds_and_passes_its_tests() {
-    new_build_test("rollout");
+fn a_new_rust_rollout_builds_passes_and_reports_a_wrong_decision() {
+    let parent = new_build_test("rollout");
+    let p = parent.path();
+    let cases = p.join("demo-rollout/tests/steps.yaml");
+    let yaml = std::fs::read_to_string(&cases).unwrap();
+    let wrong = yaml.replacen(
+        "expect: {decision: analyse, messages: [\"analysis 1 of 2\"]}",
+        "expect: {decision: promote}",
+        1,
+    );
+    assert_ne!(wrong, yaml);
+    std::fs::write(&cases, wrong).unwrap();
+    let out = sluice().run(p, &["plugin", "test", "demo-rollout"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(
+            "FAIL steps.yaml: analyses first\n  - decision: expected promote, got analyse\n  \
+             - the plugin said:\n    analysis 1 of 2\n"
+        ),
+        "{stdout}"
+    );
 }
 
 #[test]
