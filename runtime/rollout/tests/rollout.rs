@@ -27,7 +27,7 @@ fn metrics(prometheus: &Prometheus) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_good_canary_walks_every_step_and_is_promoted() {
-    let (_exporter, prometheus) = serving((0.0, 0.1), (0.01, 0.2)).await;
+    let (_exporter, prometheus) = serving(&[("v1", 0.0, 0.1), ("v2", 0.01, 0.2)]).await;
     let spec = spec("canary", metrics(&prometheus));
     let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50, 80], 1, 2)).await;
     assert_eq!(rig.cluster.route_weights().await, (100, 0));
@@ -82,7 +82,7 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
 
 #[tokio::test]
 async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
-    let (_exporter, prometheus) = serving((0.0, 0.1), (0.2, 0.1)).await;
+    let (_exporter, prometheus) = serving(&[("v1", 0.0, 0.1), ("v2", 0.2, 0.1)]).await;
     let spec = spec("canary", metrics(&prometheus));
     let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50], 1, 2)).await;
 
@@ -171,7 +171,7 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
 
 #[tokio::test]
 async fn blue_green_switches_the_apex_only_after_the_analysis_passed() {
-    let (_exporter, prometheus) = serving((0.0, 0.1), (0.0, 0.1)).await;
+    let (_exporter, prometheus) = serving(&[("v1", 0.0, 0.1), ("v2", 0.0, 0.1)]).await;
     let spec = spec("blue-green", metrics(&prometheus));
     let mut rig = Rig::start(spec, |c| Script {
         weighted: false,
@@ -207,9 +207,7 @@ async fn blue_green_switches_the_apex_only_after_the_analysis_passed() {
 
 #[tokio::test]
 async fn a_query_with_no_data_fails_with_the_query_text() {
-    let exporter = Exporter::start();
-    exporter.set("v1", 0.0, 0.1);
-    let prometheus = Prometheus::start(&exporter, 1).await;
+    let (_exporter, prometheus) = serving(&[("v1", 0.0, 0.1)]).await;
     let spec = spec(
         "canary",
         json!({"provider": {"address": prometheus.address}, "metrics": [
@@ -242,7 +240,7 @@ async fn a_query_with_no_data_fails_with_the_query_text() {
 
 #[tokio::test]
 async fn a_restart_resumes_from_the_persisted_status_at_the_same_step() {
-    let (_exporter, prometheus) = serving((0.0, 0.1), (0.0, 0.1)).await;
+    let (_exporter, prometheus) = serving(&[("v1", 0.0, 0.1), ("v2", 0.0, 0.1)]).await;
     let spec = spec("canary", metrics(&prometheus));
     let mut rig = Rig::start(spec, |c| Script::new(c, &[10, 50], 1, 2)).await;
     let one_at_a_time = rig.driver.clone().with_max_decisions(1);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use serde_json::{Value, json};
-use sluice_rollout_testkit::{Exporter, Prometheus, apex_role, install_httproute_crd};
+use sluice_rollout_testkit::{Exporter, Prometheus, apex_role, install_httproute_crd, serving};
 use sluice_types::crd::Release;
 use sluice_types::rollout::{CheckKind, RolloutPhase, RolloutStatus};
 
@@ -78,6 +78,25 @@ impl Trace {
             list.push(item);
         }
     }
+
+    /// The last status seen.
+    fn last(&self) -> RolloutStatus {
+        self.statuses.last().expect("a status").clone()
+    }
+}
+
+/// The Release's rollout status.
+fn rollout_status(release: &Release) -> RolloutStatus {
+    let status = release.status.as_ref().and_then(|s| s.rollout.clone());
+    status.expect("rollout")
+}
+
+/// Asserts the Release's Ready condition has `(status, reason)`; returns
+/// its message.
+fn assert_ready(release: &Release, expected: (&str, &str)) -> String {
+    let (ready, reason, message) = ready(release).expect("Ready");
+    assert_eq!((ready.as_str(), reason.as_str()), expected, "{message}");
+    message
 }
 
 /// A Source directory holding Deployment `web`, the cluster with the
@@ -126,6 +145,14 @@ impl App {
     async fn release_image(&self, image: &str) {
         write(self.repo.path(), "deploy.yaml", &deployment(image));
         self.cluster.request_source("app", image).await;
+    }
+
+    /// Releases `image` and [`App::follow`]s its rollout until `done`.
+    async fn roll_out(&self, image: &str, done: impl Fn(&RolloutStatus) -> bool) -> Trace {
+        self.release_image(image).await;
+        let mut trace = Trace::default();
+        self.follow(&mut trace, done).await;
+        trace
     }
 
     async fn release(&self) -> Release {
@@ -190,10 +217,8 @@ fn steps(trace: &Trace) -> Vec<(u32, u8)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_canary_walks_every_step_and_is_promoted() {
-    let exporter = Exporter::start();
-    exporter.set("web-primary", 0.0, 0.1);
-    exporter.set("web-canary", 0.01, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
+    let (_exporter, prometheus) =
+        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.01, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50], "interval": "1s", "threshold": 2});
     let app = App::start(
         rollout("canary", config, error_rate(&prometheus)),
@@ -204,9 +229,7 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
     assert_eq!(app.replicas("web-canary").await, 0);
 
     let started = Instant::now();
-    app.release_image("web:2.0").await;
-    let mut trace = Trace::default();
-    app.follow(&mut trace, |s| s.phase.is_terminal()).await;
+    let trace = app.roll_out("web:2.0", |s| s.phase.is_terminal()).await;
     let took = started.elapsed();
 
     // Every weight reached the route, in order, then all back to the primary.
@@ -217,7 +240,7 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
         "{trace:?}"
     );
     assert!(took >= Duration::from_secs(2), "one interval per weight");
-    let status = trace.statuses.last().expect("a status").clone();
+    let status = trace.last();
     assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
     assert_eq!(status.stable_revision, status.candidate_revision);
     assert_eq!(status.strategy, "canary");
@@ -239,11 +262,7 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
     assert_eq!(app.replicas("web-canary").await, 0);
     assert_eq!(app.weights().await, (100, 0));
     let release = app.release().await;
-    let (ready, reason, message) = ready(&release).expect("Ready");
-    assert_eq!(
-        (ready.as_str(), reason.as_str()),
-        ("True", "ReconciliationSucceeded")
-    );
+    let message = assert_ready(&release, ("True", "ReconciliationSucceeded"));
     assert!(message.contains(&status.candidate_revision), "{message}");
     assert_eq!(
         release.status.expect("status").last_applied_revision,
@@ -254,10 +273,8 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
-    let exporter = Exporter::start();
-    exporter.set("web-primary", 0.0, 0.1);
-    exporter.set("web-canary", 0.2, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
+    let (_exporter, prometheus) =
+        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.2, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50], "interval": "1s", "threshold": 2});
     let app = App::start(
         rollout("canary", config, error_rate(&prometheus)),
@@ -265,11 +282,9 @@ async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
     )
     .await;
 
-    app.release_image("web:2.0").await;
-    let mut trace = Trace::default();
-    app.follow(&mut trace, |s| s.phase.is_terminal()).await;
+    let trace = app.roll_out("web:2.0", |s| s.phase.is_terminal()).await;
 
-    let status = trace.statuses.last().expect("a status").clone();
+    let status = trace.last();
     assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
     assert_eq!(status.failed_analyses, 2, "rolled back at the threshold");
     assert_eq!(status.step, 1, "never past the first weight");
@@ -292,8 +307,7 @@ async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
     // The stable revision serves everything; the Release says why.
     assert_eq!(app.image("web-primary").await, "web:1.0");
     assert_eq!(app.replicas("web-canary").await, 0);
-    let (ready, reason, message) = ready(&app.release().await).expect("Ready");
-    assert_eq!((ready.as_str(), reason.as_str()), ("False", "RolledBack"));
+    let message = assert_ready(&app.release().await, ("False", "RolledBack"));
     assert!(message.contains("error-rate"), "{message}");
     assert!(message.contains("0.2"), "{message}");
     app.cluster.stop().await;
@@ -310,11 +324,9 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
     let config = json!({"stepWeights": [20, 50], "interval": "1s", "threshold": 2});
     let app = App::start(rollout("canary", config, analysis), json!([])).await;
 
-    app.release_image("web:2.0").await;
-    let mut trace = Trace::default();
-    app.follow(&mut trace, |s| s.phase.is_terminal()).await;
+    let trace = app.roll_out("web:2.0", |s| s.phase.is_terminal()).await;
 
-    let status = trace.statuses.last().expect("a status").clone();
+    let status = trace.last();
     assert_eq!(status.phase, RolloutPhase::RolledBack, "{status:?}");
     assert_eq!(trace.weights, [0], "traffic moved: {trace:?}");
     assert!(trace.statuses.iter().all(|s| s.step == 0), "{trace:?}");
@@ -333,8 +345,7 @@ async fn a_failing_pre_rollout_webhook_stops_it_before_any_traffic_moves() {
     assert_eq!(smoke[0]["checksum"], status.candidate_hash);
     assert_eq!(exporter.payloads_of("done")[0]["phase"], "Failed");
     assert_eq!(app.image("web-primary").await, "web:1.0");
-    let (ready, reason, _) = ready(&app.release().await).expect("Ready");
-    assert_eq!((ready.as_str(), reason.as_str()), ("False", "RolledBack"));
+    assert_ready(&app.release().await, ("False", "RolledBack"));
     app.cluster.stop().await;
 }
 
@@ -346,19 +357,14 @@ async fn a_policy_denial_of_the_candidate_blocks_promotion() {
     let config = json!({"stepWeights": [20, 50], "interval": "1s"});
     let app = App::start(rollout("canary", config, json!({})), policies).await;
 
-    app.release_image("web:latest").await;
-    let mut trace = Trace::default();
     let blocked = "promotion blocked by policy gate 'policies'";
-    app.follow(&mut trace, |s| s.message.starts_with(blocked))
+    let trace = app
+        .roll_out("web:latest", |s| s.message.starts_with(blocked))
         .await;
     // Held: three more intervals change nothing.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let release = app.release().await;
-    let status = release
-        .status
-        .clone()
-        .and_then(|s| s.rollout)
-        .expect("rollout");
+    let status = rollout_status(&release);
     // Every step passed and the strategy waits on the gate; no promotion
     // was attempted, so the phase is the strategy's.
     assert!(
@@ -392,10 +398,8 @@ async fn a_policy_denial_of_the_candidate_blocks_promotion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
-    let exporter = Exporter::start();
-    exporter.set("web-primary", 0.0, 0.1);
-    exporter.set("web-canary", 0.0, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
+    let (_exporter, prometheus) =
+        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.0, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50, 80], "interval": "2s"});
     let mut app = App::start(
         rollout("canary", config, error_rate(&prometheus)),
@@ -403,16 +407,9 @@ async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
     )
     .await;
 
-    app.release_image("web:2.0").await;
-    let mut before = Trace::default();
-    app.follow(&mut before, |s| s.step == 2).await;
+    app.roll_out("web:2.0", |s| s.step == 2).await;
     app.cluster.stop_controller(0).await;
-    let stopped = app
-        .release()
-        .await
-        .status
-        .and_then(|s| s.rollout)
-        .expect("rollout");
+    let stopped = rollout_status(&app.release().await);
     assert_eq!(
         (stopped.step, stopped.canary_weight),
         (2, 50),
@@ -433,7 +430,7 @@ async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
         "{after:?}"
     );
     assert_eq!(after.weights, [50, 80, 0], "{after:?}");
-    let status = after.statuses.last().expect("a status");
+    let status = after.last();
     assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
     assert_eq!(status.analyses, 4, "before traffic, then once per weight");
     assert_eq!(app.image("web-primary").await, "web:2.0");
@@ -442,10 +439,8 @@ async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_switches_only_after_the_analysis_passed() {
-    let exporter = Exporter::start();
-    exporter.set("web-primary", 0.0, 0.1);
-    exporter.set("web-canary", 0.0, 0.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
+    let (_exporter, prometheus) =
+        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.0, 0.1)]).await;
     let config = json!({"iterations": 2, "interval": "1s", "keepBlueFor": "1s"});
     let app = App::start(
         rollout("blue-green", config, error_rate(&prometheus)),
@@ -457,9 +452,7 @@ async fn blue_green_switches_only_after_the_analysis_passed() {
         "primary"
     );
 
-    app.release_image("web:2.0").await;
-    let mut trace = Trace::default();
-    app.follow(&mut trace, |s| s.phase.is_terminal()).await;
+    let trace = app.roll_out("web:2.0", |s| s.phase.is_terminal()).await;
 
     assert_eq!(trace.roles, ["primary", "canary", "primary"], "{trace:?}");
     let switched = trace
@@ -481,7 +474,7 @@ async fn blue_green_switches_only_after_the_analysis_passed() {
     assert!(!before.last_analysis.is_empty(), "{before:?}");
     let at_switch = &trace.statuses[switched];
     assert_eq!((at_switch.analyses, at_switch.failed_analyses), (3, 0));
-    let status = trace.statuses.last().expect("a status");
+    let status = trace.last();
     assert_eq!(status.phase, RolloutPhase::Succeeded, "{status:?}");
     assert_eq!(app.image("web-primary").await, "web:2.0");
     app.cluster.stop().await;
@@ -494,10 +487,7 @@ async fn an_enforced_denial_of_a_new_candidate_mid_rollout_deploys_nothing_of_it
     let config = json!({"stepWeights": [20, 50, 80], "interval": "2s"});
     let app = App::start(rollout("canary", config, json!({})), policies).await;
 
-    app.release_image("web:2.0").await;
-    let mut trace = Trace::default();
-    app.follow(&mut trace, |s| s.step == 1).await;
-    let rolling = trace.statuses.last().expect("a status").clone();
+    let rolling = app.roll_out("web:2.0", |s| s.step == 1).await.last();
 
     // A denied candidate replaces 2.0 in the Source mid-rollout.
     app.release_image("web:latest").await;
@@ -517,8 +507,7 @@ async fn an_enforced_denial_of_a_new_candidate_mid_rollout_deploys_nothing_of_it
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(app.image("web-canary").await, "web:2.0");
     assert_eq!(app.image("web-primary").await, "web:1.0");
-    let status = app.release().await.status.and_then(|s| s.rollout);
-    let status = status.expect("rollout");
+    let status = rollout_status(&app.release().await);
     assert_eq!(status.candidate_hash, rolling.candidate_hash);
     assert_eq!(status.started_at, rolling.started_at);
     app.cluster.stop().await;

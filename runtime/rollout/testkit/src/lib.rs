@@ -269,3 +269,14 @@ impl Prometheus {
         );
     }
 }
+
+/// An exporter serving each `(version, error ratio, latency)`, and
+/// Prometheus scraping it, returned once it has them all.
+pub async fn serving(series: &[(&str, f64, f64)]) -> (Exporter, Prometheus) {
+    let exporter = Exporter::start();
+    for &(version, error_ratio, latency) in series {
+        exporter.set(version, error_ratio, latency);
+    }
+    let prometheus = Prometheus::start(&exporter, series.len()).await;
+    (exporter, prometheus)
+}

@@ -12,7 +12,7 @@ use kube::{Client, Config};
 use serde_json::{Value, json};
 use sluice_apiserver::{ApiServer, Options};
 use sluice_rollout::{Driver, Outcome, Release};
-pub use sluice_rollout_testkit::{Exporter, Prometheus};
+pub use sluice_rollout_testkit::{Exporter, Prometheus, serving};
 use sluice_types::diagnostic::Diagnostic;
 use sluice_types::rollout::{
     CheckResult, Decision, RolloutPhase, RolloutSpec, RolloutStatus, StepInput,
@@ -276,16 +276,6 @@ pub async fn initialise(
         "no strategy call at initialisation"
     );
     status
-}
-
-/// The exporter serving `v1` and `v2` at `(error ratio, latency)` each,
-/// and Prometheus scraping both.
-pub async fn serving(v1: (f64, f64), v2: (f64, f64)) -> (Exporter, Prometheus) {
-    let exporter = Exporter::start();
-    exporter.set("v1", v1.0, v1.1);
-    exporter.set("v2", v2.0, v2.1);
-    let prometheus = Prometheus::start(&exporter, 2).await;
-    (exporter, prometheus)
 }
 
 /// A cluster where `v1` is initialised under `spec`: the driver and the
