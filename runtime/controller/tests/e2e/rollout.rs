@@ -141,6 +141,24 @@ impl App {
         }
     }
 
+    /// [`App::start`] without policies, `strategy` analysing the error
+    /// rate, the canary's at `canary_error_ratio` (the primary's 0); the
+    /// exporter and Prometheus are returned to live as long as the App.
+    async fn with_error_rate(
+        strategy: &str,
+        config: Value,
+        canary_error_ratio: f64,
+    ) -> (App, (Exporter, Prometheus)) {
+        let series = [
+            ("web-primary", 0.0, 0.1),
+            ("web-canary", canary_error_ratio, 0.1),
+        ];
+        let (exporter, prometheus) = serving(&series).await;
+        let analysis = error_rate(&prometheus);
+        let app = App::start(rollout(strategy, config, analysis), json!([])).await;
+        (app, (exporter, prometheus))
+    }
+
     /// Commits `image` to the Source and asks for its reconcile.
     async fn release_image(&self, image: &str) {
         write(self.repo.path(), "deploy.yaml", &deployment(image));
@@ -217,14 +235,8 @@ fn steps(trace: &Trace) -> Vec<(u32, u8)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_canary_walks_every_step_and_is_promoted() {
-    let (_exporter, prometheus) =
-        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.01, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50], "interval": "1s", "threshold": 2});
-    let app = App::start(
-        rollout("canary", config, error_rate(&prometheus)),
-        json!([]),
-    )
-    .await;
+    let (app, _metrics) = App::with_error_rate("canary", config, 0.01).await;
     assert_eq!(app.weights().await, (100, 0));
     assert_eq!(app.replicas("web-canary").await, 0);
 
@@ -273,14 +285,8 @@ async fn a_good_canary_walks_every_step_and_is_promoted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_canary_is_rolled_back_within_the_failure_limit() {
-    let (_exporter, prometheus) =
-        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.2, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50], "interval": "1s", "threshold": 2});
-    let app = App::start(
-        rollout("canary", config, error_rate(&prometheus)),
-        json!([]),
-    )
-    .await;
+    let (app, _metrics) = App::with_error_rate("canary", config, 0.2).await;
 
     let trace = app.roll_out("web:2.0", |s| s.phase.is_terminal()).await;
 
@@ -398,14 +404,8 @@ async fn a_policy_denial_of_the_candidate_blocks_promotion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
-    let (_exporter, prometheus) =
-        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.0, 0.1)]).await;
     let config = json!({"stepWeights": [20, 50, 80], "interval": "2s"});
-    let mut app = App::start(
-        rollout("canary", config, error_rate(&prometheus)),
-        json!([]),
-    )
-    .await;
+    let (mut app, _metrics) = App::with_error_rate("canary", config, 0.0).await;
 
     app.roll_out("web:2.0", |s| s.step == 2).await;
     app.cluster.stop_controller(0).await;
@@ -439,14 +439,8 @@ async fn a_controller_restart_mid_rollout_resumes_at_the_same_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_switches_only_after_the_analysis_passed() {
-    let (_exporter, prometheus) =
-        serving(&[("web-primary", 0.0, 0.1), ("web-canary", 0.0, 0.1)]).await;
     let config = json!({"iterations": 2, "interval": "1s", "keepBlueFor": "1s"});
-    let app = App::start(
-        rollout("blue-green", config, error_rate(&prometheus)),
-        json!([]),
-    )
-    .await;
+    let (app, _metrics) = App::with_error_rate("blue-green", config, 0.0).await;
     assert_eq!(
         apex_role(&app.cluster.client, "default", "web").await,
         "primary"
