@@ -6,6 +6,10 @@ use std::path::Path;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    // Host crates the guests build by path: a change there changes them.
+    for shared in ["runtime/types", "runtime/sops"] {
+        println!("cargo:rerun-if-changed={}", root.join(shared).display());
+    }
     let guests = sluice_guest_build::build_workspace(&root.join("plugins"));
     let mut code = String::from("pub static BUILTINS: &[Builtin] = &[\n");
     for g in guests {

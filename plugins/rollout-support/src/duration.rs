@@ -7,37 +7,13 @@ use std::time::Duration;
 /// The JSON Schema `pattern` for a duration string; `0` alone is allowed.
 pub const PATTERN: &str = "^(0|([0-9]+(\\.[0-9]+)?(ms|s|m|h))+)$";
 
-/// Parses `500ms`, `5s`, `1m30s`, `1.5h`, or `0`.
+/// Parses `500ms`, `5s`, `1m30s`, `1.5h` as the host's objects do
+/// ([`sluice_types::quantity::Duration`]), or `0`.
 pub fn parse(s: &str) -> Result<Duration, String> {
-    let bad = || format!("'{s}' is not a duration; write it like 500ms, 30s, 1m30s or 2h");
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut total = Duration::ZERO;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_len] {
-            "ms" => value / 1000.0,
-            "s" => value,
-            "m" => value * 60.0,
-            "h" => value * 3600.0,
-            _ => return Err(bad()),
-        };
-        total += Duration::try_from_secs_f64(seconds).map_err(|_| bad())?;
-        rest = &rest[unit_len..];
-    }
-    Ok(total)
+    s.parse::<sluice_types::quantity::Duration>().map(|d| d.0)
 }
 
 /// Writes a duration as people read it: `1m30s`, `250ms`, `0s`.

@@ -79,7 +79,7 @@ impl FromStr for Duration {
                 "h" => value * 3600.0,
                 _ => return Err(bad()),
             };
-            total += std::time::Duration::from_secs_f64(secs);
+            total += std::time::Duration::try_from_secs_f64(secs).map_err(|_| bad())?;
             rest = &rest[unit_len..];
         }
         Ok(Duration(total))
@@ -182,5 +182,7 @@ mod tests {
         assert_eq!(d("1.5s"), std::time::Duration::from_millis(1500));
         assert!("5 parsecs".parse::<Duration>().is_err());
         assert!("".parse::<Duration>().is_err());
+        // Too long for a Duration: an error, not a panic.
+        assert!("99999999999999999999999h".parse::<Duration>().is_err());
     }
 }
