@@ -124,6 +124,16 @@ impl Registry {
         }
     }
 
+    /// The repository's API root, which push errors name.
+    fn repository_url(&self, parsed: &Reference) -> String {
+        format!(
+            "{}://{}/v2/{}/",
+            self.scheme(),
+            parsed.registry(),
+            parsed.repository()
+        )
+    }
+
     /// Every tag of `repository` (`host[:port]/path`), following the
     /// registry's pagination.
     pub async fn list_tags(&self, repository: &str) -> Result<Vec<String>> {
@@ -430,12 +440,7 @@ impl Registry {
         let annotations = metadata.to_annotations();
         let manifest = artifact::manifest_json(&config, &packed.data, &annotations);
         let digest = artifact::sha256(&manifest);
-        let url = format!(
-            "{}://{}/v2/{}/",
-            self.scheme(),
-            parsed.registry(),
-            parsed.repository()
-        );
+        let url = self.repository_url(&parsed);
         let what = format!("push to {reference}");
         self.bounded(&what, async {
             self.sign_in(&parsed, RegistryOperation::Push).await?;
@@ -495,12 +500,7 @@ impl Registry {
             reference: reference.into(),
             reason: format!("'{media_type}' is not a valid media type"),
         })?;
-        let url = format!(
-            "{}://{}/v2/{}/",
-            self.scheme(),
-            parsed.registry(),
-            parsed.repository()
-        );
+        let url = self.repository_url(&parsed);
         let what = format!("push to {reference}");
         self.bounded(&what, async {
             self.sign_in(&parsed, RegistryOperation::Push).await?;
